@@ -34,10 +34,11 @@ public static class FinetuneCommand
         var labelCol = new Option<string>("--label-column") { DefaultValueFactory = _ => "label" };
         var taskType = new Option<string>("--task-type")
         {
-            Description = "classification (labels are classes) or regression (numeric labels, one-output head, MSE loss; reports pearson, spearman, mse)",
+            Description = "classification (labels are classes), regression (numeric labels, one-output head, MSE loss; reports pearson, spearman, mse) " +
+                          "or generation (prompt -> target with a causal LM: gpt2, mixtral; reports BLEU and ROUGE-L)",
             DefaultValueFactory = _ => "classification",
         };
-        taskType.AcceptOnlyFromAmong("classification", "regression");
+        taskType.AcceptOnlyFromAmong("classification", "regression", "generation");
         var method = new Option<string>("--method") { Description = $"Fine-tuning method: {string.Join(", ", FineTuneMethods.Names)}", DefaultValueFactory = _ => "sparsegrad" };
         var density = new Option<double?>("--density") { Description = "sparsegrad: fraction of MLP weight entries trained (default 0.01)" };
         var grid = new Option<double?>("--grid") { Description = "sparsegrad: limit the support to a leading sub-grid of about GRID x k cells (default 0: the paper's rule)" };
@@ -76,8 +77,10 @@ public static class FinetuneCommand
             model, task, train, dev, test, textCol, pairCol, labelCol, taskType, method, density, grid, rank, keep, methodOpt, epochs, maxSteps,
             batch, accum, lr, wd, warmup, schedule, clip, evalEvery, patience, ckptEvery, maxLength, maxTrain, maxEval, fusionScale, resume, noProgress, output,
         };
+        foreach (var o in FinetuneGeneration.Options) command.Options.Add(o);
         CliRun.SetAction(command, ctx =>
         {
+            if (ctx.Get(taskType) == "generation") return FinetuneGeneration.Run(ctx);
             ctx.InitTorch();
             var clock = Stopwatch.StartNew();
             var run = ctx.Get(output);

@@ -1,0 +1,207 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MlpKit.Checkpoints;
+using MlpKit.Data;
+using MlpKit.FineTuning.Experiments;
+using MlpKit.Models;
+using MlpKit.Tokenizers;
+using MlpKit.Training;
+using static TorchSharp.torch;
+
+namespace MlpKit.FineTuning.Generation;
+
+/// <summary>
+/// One generation fine-tuning run: model, data, method, trainer and decoding settings; with
+/// <c>EvaluateBefore</c> dev is also scored with the untouched model first (reported as dev_before).
+/// </summary>
+public sealed record GenerationRunSpec(
+    string Model,
+    TextGenerationTask Data,
+    string Method,
+    IReadOnlyDictionary<string, string> MethodOptions,
+    TrainerOptions Trainer,
+    GenerationDecoding Decoding,
+    int MaxLength = 128,
+    bool EvaluateBefore = false);
+
+/// <summary>What a generation run measured; null scores where the run was interrupted.</summary>
+public sealed record GenerationRunResult(
+    TrainResult Train,
+    GenerationScore? DevBefore,
+    GenerationScore? Dev,
+    GenerationScore? Test,
+    MethodFootprint? Footprint,
+    long? PeakRssBytes,
+    double TotalSeconds)
+{
+    public bool Interrupted => Train.Interrupted;
+}
+
+/// <summary>
+/// Causal-LM fine-tuning for generation (`mlpkit finetune --task-type generation`): loads a GPT-2 or Mixtral
+/// checkpoint directory with its tokenizer, injects the method, trains on the target tokens, decodes dev and
+/// test, and with an output folder writes metrics.json, predictions-dev.jsonl / predictions-test.jsonl
+/// (prompt, reference, hypothesis) and the merged model (RUN/model, with the tokenizer files).
+/// </summary>
+public static class GenerationFineTuneRun
+{
+    /// <summary>Tokenizer files a checkpoint folder may carry; the merged model keeps them so it is usable on its own.</summary>
+    static readonly string[] TokenizerFileNames = ["vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
+
+    public static GenerationRunResult Run(GenerationRunSpec spec, CancellationToken cancel = default, Action<string>? log = null)
+    {
+        var loaded = ModelSource.Load(spec.Model);
+        if (loaded is not ICausalLanguageModel lm)
+        {
+            loaded.Dispose();
+            throw new MlpKitException($"--model {spec.Model}: a {loaded.Architecture} model is not a causal language model; generation fine-tunes gpt2 or mixtral checkpoints");
+        }
+        using var model = lm;
+        var tokenizer = TokenizerFactory.Load(spec.Model);
+        if (tokenizer.VocabSize > lm.VocabSize)
+            throw new MlpKitException($"--model {spec.Model}: the tokenizer has {tokenizer.VocabSize} ids, the model's embedding only {lm.VocabSize}");
+        return Run(lm, tokenizer, spec, cancel, log, exportFrom: spec.Model);
+    }
+
+    /// <summary>
+    /// The run on a model already in memory (tests, experiments). With <paramref name="exportFrom"/> the merged
+    /// model is saved to OUT/model beside the tokenizer files copied from that folder.
+    /// </summary>
+    public static GenerationRunResult Run(ICausalLanguageModel model, ITextTokenizer tokenizer, GenerationRunSpec spec,
+        CancellationToken cancel = default, Action<string>? log = null, string? exportFrom = null)
+    {
+        var clock = Stopwatch.StartNew();
+        ProcessMemory.ResetPeak();
+        var maxLength = (int)Math.Min(spec.MaxLength, model.MaxPositions);
+        var encoder = new GenerationEncoder(tokenizer, maxLength);
+        var task = new GenerationTrainingTask(model, encoder, spec.Data, spec.Decoding);
+        var outDir = spec.Trainer.OutDir;
+
+        GenerationScore? before = null;
+        if (spec.EvaluateBefore)
+        {
+            log?.Invoke($"scoring dev ({spec.Data.Dev.Count} examples) before training");
+            before = Scored(model, () => task.Score(spec.Data.Dev));
+        }
+
+        long lastEvalStep = -1;
+        var method = FineTuneMethods.Create(spec.Method, spec.MethodOptions);
+        var trainer = new Trainer(model.Module, method, task, spec.Trainer) { OnEval = (step, _) => lastEvalStep = step };
+        var result = trainer.Run(cancel);
+        if (result.Interrupted)
+        {
+            trainer.Adapter?.Dispose();
+            return new GenerationRunResult(result, before, null, null, null, ProcessMemory.PeakRssBytes(), clock.Elapsed.TotalSeconds);
+        }
+        using var adapter = trainer.Adapter!;
+        var footprint = adapter.Footprint();
+        // The trainer's final evaluation already decoded dev with these weights unless it restored an earlier best.
+        var dev = lastEvalStep == result.Steps && result.BestStep == result.Steps && task.LastDev is { } last
+            ? last
+            : Scored(model, () => task.Score(spec.Data.Dev));
+        var test = Scored(model, () => task.Score(spec.Data.Test));
+        adapter.Merge();
+        var peak = ProcessMemory.PeakRssBytes();
+        var run = new GenerationRunResult(result, before, dev, test, footprint, peak, clock.Elapsed.TotalSeconds);
+        if (outDir is not null)
+        {
+            WritePredictions(Path.Combine(outDir, "predictions-dev.jsonl"), dev.Predictions);
+            if (spec.Data.Test.Count > 0) WritePredictions(Path.Combine(outDir, "predictions-test.jsonl"), test.Predictions);
+            if (exportFrom is not null) ExportModel(model, exportFrom, Path.Combine(outDir, "model"));
+            AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), Metrics(spec, run).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        }
+        return run;
+    }
+
+    static GenerationScore Scored(ICausalLanguageModel model, Func<GenerationScore> score)
+    {
+        var wasTraining = model.Module.training;
+        model.Module.eval();
+        try
+        {
+            using var _ = no_grad();
+            return score();
+        }
+        finally
+        {
+            if (wasTraining) model.Module.train();
+        }
+    }
+
+    static void ExportModel(ICausalLanguageModel model, string fromDir, string toDir)
+    {
+        ModelZoo.Save(model, toDir);
+        if (Path.GetFullPath(fromDir) == Path.GetFullPath(toDir)) return;
+        foreach (var file in TokenizerFileNames)
+            if (File.Exists(Path.Combine(fromDir, file)))
+                File.Copy(Path.Combine(fromDir, file), Path.Combine(toDir, file), overwrite: true);
+    }
+
+    public static void WritePredictions(string path, IEnumerable<GenerationPrediction> predictions)
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (var p in predictions)
+            sb.Append(new JsonObject { ["prompt"] = p.Prompt, ["reference"] = p.Reference, ["hypothesis"] = p.Hypothesis }.ToJsonString()).Append('\n');
+        AtomicFile.WriteAllText(path, sb.ToString());
+    }
+
+    /// <summary>RUN/metrics.json: the classification run's fields, with the generation scores and decoding settings.</summary>
+    public static JsonObject Metrics(GenerationRunSpec spec, GenerationRunResult r)
+    {
+        var f = r.Footprint!;
+        var o = new JsonObject
+        {
+            ["task"] = spec.Data.Name,
+            ["task_type"] = "generation",
+            ["method"] = spec.Method,
+            ["method_options"] = new JsonObject(spec.MethodOptions.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+            ["decode"] = new JsonObject
+            {
+                ["mode"] = spec.Decoding.IsBeam ? "beam" : "greedy",
+                ["beams"] = spec.Decoding.IsBeam ? spec.Decoding.Beams : 1,
+                ["max_new_tokens"] = spec.Decoding.MaxNewTokens,
+                ["length_penalty"] = spec.Decoding.IsBeam ? spec.Decoding.LengthPenalty : null,
+            },
+            ["max_length"] = spec.MaxLength,
+            ["train_examples"] = spec.Data.Train.Count,
+            ["dev_examples"] = spec.Data.Dev.Count,
+            ["test_examples"] = spec.Data.Test.Count,
+        };
+        if (r.DevBefore is { } b) o["dev_before"] = Score(b.Result);
+        o["dev"] = Score(r.Dev!.Result);
+        o["test"] = Score(r.Test!.Result);
+        o["steps"] = r.Train.Steps;
+        o["best_step"] = r.Train.BestStep;
+        o["stopped_early"] = r.Train.StoppedEarly;
+        o["trainable_parameters"] = f.TrainableParameters;
+        o["optimizer_state_bytes"] = f.OptimizerStateBytes;
+        o["gradient_bytes"] = f.GradientBytes;
+        o["mlp_optimizer_state_bytes"] = f.MlpOptimizerStateBytes;
+        o["method_extra_bytes"] = f.ExtraBytes;
+        o["peak_rss_bytes"] = r.PeakRssBytes;
+        o["train_seconds"] = r.Train.Seconds;
+        o["total_seconds"] = r.TotalSeconds;
+        o["examples_per_second"] = r.Train.ExamplesPerSecond;
+        o["seed"] = spec.Trainer.Seed;
+        return o;
+    }
+
+    static JsonObject Score(EvalResult r)
+    {
+        static JsonNode? Num(double? v) => v is { } x && double.IsFinite(x) ? x : null;
+        var o = new JsonObject { [r.Metric] = Num(r.Value), ["loss"] = Num(r.Loss) };
+        foreach (var (k, v) in r.Extra ?? new Dictionary<string, double>()) o[k] = Num(v);
+        return o;
+    }
+
+    /// <summary>One summary line for the console.</summary>
+    public static string Summary(GenerationRunSpec spec, GenerationRunResult r, string? outDir)
+    {
+        string S(GenerationScore? s) => s is null || double.IsNaN(s.Result.Value) ? "n/a"
+            : $"BLEU {s.Result.Value:F4} ROUGE-L {s.Result.Extra!["rougeL"]:F4}";
+        var before = r.DevBefore is null ? "" : $"dev before {S(r.DevBefore)}; ";
+        return $"{spec.Method} on {spec.Data.Name}: {before}dev {S(r.Dev)}, test {S(r.Test)}, {r.Footprint!.TrainableParameters:N0} trainable, " +
+               $"optimizer state {r.Footprint.OptimizerStateBytes / 1048576.0:F2} MiB" + (outDir is null ? "" : $" -> {outDir}");
+    }
+}
