@@ -162,6 +162,20 @@ public class GenerationFineTuneTests
         Assert.True(double.IsNaN(r.Test!.Result.Value));
     }
 
+    [Fact]
+    public void MixtralExpertsAreTargetedAndSparseGradLowersTheLoss()
+    {
+        using var scope = NewDisposeScope();
+        using var one = new SingleThread();
+        var (data, tok) = Lookup(12);
+        using var model = (ICausalLanguageModel)ModelZoo.Create(ModelZoo.Presets("mixtral", "tiny", tok.VocabSize), 5);
+        // Every expert's SwiGLU linears: 2 layers x 4 experts x (up, gate, down).
+        Assert.Equal(24, MlpLinears.Find(model.Module).Count);
+        var options = new Dictionary<string, string> { ["density"] = "0.05", ["calibration-steps"] = "2" };
+        var r = GenerationFineTuneRun.Run(model, tok, Spec(data with { Test = [] }, "sparsegrad", 25, 1e-2, options));
+        Assert.True(r.Dev!.Result.Loss < r.DevBefore!.Result.Loss - 0.5, $"target loss {r.DevBefore.Result.Loss} -> {r.Dev.Result.Loss}");
+    }
+
     /// <summary>A tiny GPT-2 folder with a byte-level BPE tokenizer (learned on the task text, plus &lt;|endoftext|&gt;).</summary>
     static string TinyGpt2Folder(string text)
     {

@@ -140,9 +140,11 @@ public static class GenerationFineTuneRun
 
     public static void WritePredictions(string path, IEnumerable<GenerationPrediction> predictions)
     {
+        // Text stays readable (no \uXXXX for non-ASCII letters); JSON still escapes quotes, controls and newlines.
+        var options = new JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
         var sb = new System.Text.StringBuilder();
         foreach (var p in predictions)
-            sb.Append(new JsonObject { ["prompt"] = p.Prompt, ["reference"] = p.Reference, ["hypothesis"] = p.Hypothesis }.ToJsonString()).Append('\n');
+            sb.Append(new JsonObject { ["prompt"] = p.Prompt, ["reference"] = p.Reference, ["hypothesis"] = p.Hypothesis }.ToJsonString(options)).Append('\n');
         AtomicFile.WriteAllText(path, sb.ToString());
     }
 

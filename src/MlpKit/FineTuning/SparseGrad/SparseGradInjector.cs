@@ -139,7 +139,8 @@ public sealed class SparseGradInjector(SparseGradConfig config) : IFineTuneMetho
             var loss = batches.Current;
             foreach (var l in linears) l.Module.weight!.grad = null;
             loss.backward();
-            foreach (var l in linears) use(l, l.Module.weight!.grad!);
+            // An MoE expert that no token of the batch was routed to gets no gradient: its gradient is zero.
+            foreach (var l in linears) use(l, l.Module.weight!.grad ?? zeros_like(l.Module.weight!));
             loss.Dispose();
             seen++;
         }
