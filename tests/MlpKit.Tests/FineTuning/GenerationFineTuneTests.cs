@@ -243,6 +243,20 @@ public class GenerationFineTuneTests
                 Assert.Equal((string?)p["hypothesis"], task.Generate((string)p["prompt"]!));
     }
 
+    [AssetFact("wordnet")]
+    public void WordNetGlossPairsLemmasWithTheirDefinitionsInFixedSplits()
+    {
+        var task = GenerationTasks.Load(GenerationTasks.WordNetGlossTask, TestPaths.Asset("wordnet"));
+        // Counted independently by a Python reading of the WNDB files with the same hash split (SHA-256 of "pos:offset").
+        Assert.Equal((93907, 11829, 11923), (task.Train.Count, task.Dev.Count, task.Test.Count));
+        // n:02084071 falls in bucket 82 (dev); its gloss's definition stops before the first example quote.
+        Assert.Contains(new GenerationExample("dog (noun):",
+            "a member of the genus Canis (probably descended from the common wolf) that has been domesticated by man since prehistoric times; occurs in many breeds"), task.Dev);
+        // Adjective markers such as "(a)" are not part of the lemma.
+        Assert.Contains(task.Train.Concat(task.Dev).Concat(task.Test), e => e.Prompt == "outback (adjective):");
+        Assert.DoesNotContain(task.Train, e => e.Prompt.Contains("(a)") || e.Target.StartsWith('"') || e.Target.Length == 0);
+    }
+
     [Fact]
     public void BadColumnsAndEmptyTargetsNameTheFileAndLine()
     {
