@@ -67,7 +67,8 @@ internal static class FinetuneGeneration
             CheckpointEvery = Get<long>("--checkpoint-every"), Seed = ctx.Seed, Resume = Get<bool>("--resume"), Progress = !Get<bool>("--no-progress"),
             PlotTitle = $"{method} generation fine-tuning",
         };
-        var spec = new GenerationRunSpec(Get<string>("--model"), data, method, options, trainer, decoding, Get<int>("--max-length"), ctx.Get(EvalBefore));
+        var spec = new GenerationRunSpec(Get<string>("--model"), data, method, options, trainer, decoding, Get<int>("--max-length"), ctx.Get(EvalBefore),
+            MlpKit.Compression.StandaloneScales.ParseMode(Get<string>("--fusion-scale")));
         var result = GenerationFineTuneRun.Run(spec, ctx.Cancel, log: Console.Error.WriteLine);
         if (result.Interrupted)
         {

@@ -243,6 +243,27 @@ public class GenerationFineTuneTests
                 Assert.Equal((string?)p["hypothesis"], task.Generate((string)p["prompt"]!));
     }
 
+    [Fact]
+    public void FusedGpt2TrainsWithFrozenClusterSizesAndKeepsThemInTheMergedModel()
+    {
+        using var scope = NewDisposeScope();
+        using var one = new SingleThread();
+        var (data, _) = Lookup(8);
+        var tiny = TinyGpt2Folder(string.Join("\n", data.Train.Select(e => e.Prompt + " " + e.Target)));
+        var root = Path.GetDirectoryName(tiny)!;
+        var fused = Path.Combine(root, "fused");
+        var c = CliHarness.Run("--threads", "1", "compress", "--model", tiny, "--method", "fusion", "--ratio", "0.25", "--ntk-samples", "0", "--out", fused);
+        Assert.True(c.ExitCode == 0, c.ToString());
+        var train = WriteJsonl(Path.Combine(root, "train.jsonl"), data.Train);
+        var run = Path.Combine(root, "run");
+        var r = CliHarness.Run("--threads", "1", "finetune", "--model", fused, "--task-type", "generation", "--train", train, "--dev", train,
+            "--method", "lora", "--max-steps", "3", "--batch-size", "4", "--max-new-tokens", "4", "--no-progress", "--out", run);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(MlpKit.Compression.FusionCounts.Load(fused).Keys.Order(), MlpKit.Compression.FusionCounts.Load(Path.Combine(run, "model")).Keys.Order());
+        using var merged = ModelSource.Load(Path.Combine(run, "model"));
+        Assert.Equal("gpt2", merged.Architecture);
+    }
+
     [AssetFact("wordnet")]
     public void WordNetGlossPairsLemmasWithTheirDefinitionsInFixedSplits()
     {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MlpKit.Checkpoints;
+using MlpKit.Compression;
 using MlpKit.Data;
 using MlpKit.FineTuning.Experiments;
 using MlpKit.Models;
@@ -13,7 +14,8 @@ namespace MlpKit.FineTuning.Generation;
 
 /// <summary>
 /// One generation fine-tuning run: model, data, method, trainer and decoding settings; with
-/// <c>EvaluateBefore</c> dev is also scored with the untouched model first (reported as dev_before).
+/// <c>EvaluateBefore</c> dev is also scored with the untouched model first (reported as dev_before). A fused
+/// checkpoint (a folder with cluster sizes) trains as `mlpkit finetune` trains it: <c>FusionScale</c>.
 /// </summary>
 public sealed record GenerationRunSpec(
     string Model,
@@ -23,7 +25,8 @@ public sealed record GenerationRunSpec(
     TrainerOptions Trainer,
     GenerationDecoding Decoding,
     int MaxLength = 128,
-    bool EvaluateBefore = false);
+    bool EvaluateBefore = false,
+    FusionScaleMode FusionScale = FusionScaleMode.Standalone);
 
 /// <summary>What a generation run measured; null scores where the run was interrupted.</summary>
 public sealed record GenerationRunResult(
@@ -61,7 +64,17 @@ public static class GenerationFineTuneRun
         var tokenizer = TokenizerFactory.Load(spec.Model);
         if (tokenizer.VocabSize > lm.VocabSize)
             throw new MlpKitException($"--model {spec.Model}: the tokenizer has {tokenizer.VocabSize} ids, the model's embedding only {lm.VocabSize}");
-        return Run(lm, tokenizer, spec, cancel, log, exportFrom: spec.Model);
+        // Attached before the method is injected, so the optimizer and any adapter see W̄2 as Down's weight.
+        var counts = Directory.Exists(spec.Model) ? FusionCounts.Load(spec.Model) : new Dictionary<string, Tensor>();
+        using var scales = counts.Count > 0 && spec.FusionScale == FusionScaleMode.Standalone
+            ? StandaloneScales.Attach(lm.Module, counts, Path.Combine(spec.Model, FusionCounts.FileName))
+            : null;
+        // The adapter's change lands on W̄2 first; folding n afterwards gives the plain checkpoint's Down = W̄2·diag(n).
+        var result = Run(lm, tokenizer, spec, cancel, log, exportFrom: spec.Model, afterMerge: () => scales?.Fold());
+        // The merged model is still fused: keeping its cluster sizes lets a later run use them.
+        if (counts.Count > 0 && !result.Interrupted && spec.Trainer.OutDir is { } outDir)
+            FusionCounts.Save(Path.Combine(outDir, "model"), counts);
+        return result;
     }
 
     /// <summary>
@@ -69,7 +82,7 @@ public static class GenerationFineTuneRun
     /// model is saved to OUT/model beside the tokenizer files copied from that folder.
     /// </summary>
     public static GenerationRunResult Run(ICausalLanguageModel model, ITextTokenizer tokenizer, GenerationRunSpec spec,
-        CancellationToken cancel = default, Action<string>? log = null, string? exportFrom = null)
+        CancellationToken cancel = default, Action<string>? log = null, string? exportFrom = null, Action? afterMerge = null)
     {
         var clock = Stopwatch.StartNew();
         ProcessMemory.ResetPeak();
@@ -102,6 +115,7 @@ public static class GenerationFineTuneRun
             : Scored(model, () => task.Score(spec.Data.Dev));
         var test = Scored(model, () => task.Score(spec.Data.Test));
         adapter.Merge();
+        afterMerge?.Invoke();
         var peak = ProcessMemory.PeakRssBytes();
         var run = new GenerationRunResult(result, before, dev, test, footprint, peak, clock.Elapsed.TotalSeconds);
         if (outDir is not null)
