@@ -25,7 +25,7 @@ public static class FinetuneCommand
     public static Command Create()
     {
         var model = new Option<string>("--model", "-m") { Description = "use-lite, a USE-Lite checkpoint directory, or an encoder model directory (bert, roberta: config.json, weights, tokenizer files)", Required = true };
-        var task = new Option<string?>("--task") { Description = $"Built-in task ({string.Join(", ", BuiltInTasks.Names)}); or give --train/--dev" };
+        var task = new Option<string?>("--task") { Description = $"Built-in task ({string.Join(", ", BuiltInTasks.Names)}; generation: {string.Join(", ", GenerationTasks.Names)}); or give --train/--dev" };
         var train = new Option<string?>("--train") { Description = "Training file (TSV, CSV or JSONL with named columns)" };
         var dev = new Option<string?>("--dev") { Description = "Dev file" };
         var test = new Option<string?>("--test") { Description = "Test file" };
@@ -72,7 +72,7 @@ public static class FinetuneCommand
         var noProgress = new Option<bool>("--no-progress") { Description = "No live progress line on stderr" };
         var output = new Option<string>("--out", "-o") { Description = "Run directory", Required = true };
 
-        var command = new Command("finetune", "Fine-tune an encoder for sequence classification or regression with full, lora, meprop or sparsegrad")
+        var command = new Command("finetune", "Fine-tune an encoder for sequence classification or regression, or a causal LM for generation, with full, lora, meprop or sparsegrad")
         {
             model, task, train, dev, test, textCol, pairCol, labelCol, taskType, method, density, grid, rank, keep, methodOpt, epochs, maxSteps,
             batch, accum, lr, wd, warmup, schedule, clip, evalEvery, patience, ckptEvery, maxLength, maxTrain, maxEval, fusionScale, resume, noProgress, output,
