@@ -107,6 +107,30 @@ public class FusionSparseGradTests(Xunit.Abstractions.ITestOutputHelper output)
         var e = Assert.Throws<MlpKitException>(() => FineTuneRun.Run(Spec(compressed, data, "fusion+sparsegrad", new(), Path.Combine(root, "twice"))));
         Assert.Contains("already fused", e.Message);
     }
+
+    [Fact]
+    public void AnInterruptedFusedRunResumesToTheSameResultAsAnUninterruptedOne()
+    {
+        using var scope = NewDisposeScope();
+        var model = FinetuneCommandTests.TinyBertWithData(out var train, out var dev, seed: 6, trainRows: 24, devRows: 8);
+        var data = TaskFileReader.LoadTask(train, dev, dev, new TaskFileColumns());
+        var root = TestPaths.TempDir();
+        var options = new Dictionary<string, string> { ["density"] = "0.05", ["calibration-steps"] = "2", ["fusion-restarts"] = "1" };
+        var whole = FineTuneRun.Run(Spec(model, data, "fusion+sparsegrad", options, Path.Combine(root, "whole"), steps: 6));
+
+        // Stopped before its first step (after compression and calibration): the checkpoint holds the fused model, and the
+        // resumed run must rebuild the same blocks before loading it.
+        var cut = Path.Combine(root, "cut");
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        var spec = Spec(model, data, "fusion+sparsegrad", options, cut, steps: 6);
+        var stop = Assert.Throws<FineTuneInterruptedException>(() => FineTuneRun.Run(spec, cancelled.Token));
+        Assert.Equal((0, 6), (stop.Step, stop.TotalSteps));
+        var resumed = FineTuneRun.Run(spec with { Trainer = spec.Trainer with { Resume = true } });
+        Assert.Equal(6, resumed.Train.Steps);
+        Assert.Equal(whole.Dev.Loss!.Value, resumed.Dev.Loss!.Value, 6);
+        Assert.Equal(whole.Footprint, resumed.Footprint);
+    }
 }
 
 [Collection(MlpKit.Tests.Training.TorchRngCollection.Name)]
