@@ -101,7 +101,7 @@ public static class FineTuneRun
                 throw new MlpKitException($"--model {spec.Model}: already fused ({FusionCounts.FileName}); fine-tune it with --method sparsegrad, or give {spec.Method} the uncompressed model");
             // Deterministic under the seed, so a resumed run rebuilds the same blocks before its checkpoint is loaded.
             compression = compressing.Compress(CompressibleModel.Wrap(spec.Model, encoder),
-                CalibrationBatch(encoder, tokenizerDir, spec.Data.Train, spec.MaxLength, CalibrationCount(method), spec.Trainer.Seed), spec.Trainer.Seed);
+                CalibrationBatch(encoder, tokenizerDir, spec.Data.Train, spec.MaxLength, compressing.CalibrationSamples, spec.Trainer.Seed), spec.Trainer.Seed);
             counts = compression.Counts;
             countsSource = $"{spec.Method} compression";
             // Training is then measured on its own, comparable with a run on a fused checkpoint.
@@ -198,8 +198,6 @@ public static class FineTuneRun
         foreach (var (k, v) in r.Extra ?? new Dictionary<string, double>()) o[k] = double.IsFinite(v) ? v : null;
         return o;
     }
-
-    static int CalibrationCount(IFineTuneMethod method) => method is FusionSparseGradMethod f ? f.Config.CalibrationSamples : 64;
 
     /// <summary>
     /// A seeded sample of the training texts in the form the encoder reads: USE-Lite tokenises text (a pair joined

@@ -12,6 +12,9 @@ namespace MlpKit.FineTuning.FusionSparseGrad;
 /// </summary>
 public interface ICompressingMethod
 {
+    /// <summary>How many training examples the caller passes as calibration data.</summary>
+    int CalibrationSamples { get; }
+
     CompressionOutcome Compress(CompressibleModel encoder, ModelBatch calibration, long seed);
 }
 
@@ -48,6 +51,7 @@ public sealed class FusionSparseGradMethod(FusionSparseGradConfig config) : IFin
 
     public string Name => FusionSparseGradConfig.MethodName;
     public FusionSparseGradConfig Config { get; } = config;
+    public int CalibrationSamples => Config.CalibrationSamples;
 
     public CompressionOutcome Compress(CompressibleModel encoder, ModelBatch calibration, long seed)
     {
