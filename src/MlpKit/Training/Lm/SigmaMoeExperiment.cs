@@ -85,7 +85,7 @@ public static class SigmaMoeExperiment
             cancel.ThrowIfCancellationRequested();
             manual_seed(spec.Seed);
             using var model = new DecoderLm(spec.WithVariant(v).ModelConfig(tokenizer.VocabSize));
-            var task = new LmTrainingTask(model, stream, stream);
+            var task = new LmTrainingTask(model, stream, stream, lanes: spec.Batch);
             var opt = optim.AdamW(model.parameters(), lr: 1e-4);
             double t = 0;
             for (int i = 0; i < 4; i++)
@@ -93,6 +93,7 @@ public static class SigmaMoeExperiment
                 using var scope = NewDisposeScope();
                 var sw = Stopwatch.StartNew();
                 model.train();
+                // Batch i is window i·batch.. for random windows, and segment i of every lane with xl (the stream holds 4).
                 var loss = task.Loss(Enumerable.Range(i * spec.Batch, spec.Batch).ToArray());
                 loss.backward();
                 opt.step();
@@ -120,7 +121,7 @@ public static class SigmaMoeExperiment
     {
         var ci = CultureInfo.InvariantCulture;
         var md = new StringBuilder();
-        md.AppendLine($"Parameter-equal FFN family on {spec.Data} ({spec.Tokenizer}-level): {spec.Layers} layers, d_model {spec.DModel}, {spec.Heads} heads, context {spec.Context}, " +
+        md.AppendLine($"Parameter-equal FFN family on {spec.Data} ({spec.Tokenizer}-level): {spec.Layers} layers, d_model {spec.DModel}, {spec.Heads} heads, {spec.Attention} attention, context {spec.Context}, " +
                       $"batch {spec.Batch}, {spec.Steps} steps, lr {spec.Lr.ToString(ci)} (cosine, {spec.Warmup} warm-up), seed {spec.Seed}; " +
                       $"MoE N_E={spec.Experts}, G={spec.ExpertSize}, K={spec.K}, γ={spec.Gamma.ToString(ci)}. Valid scores on the first {(spec.ReportTokens > 0 ? spec.ReportTokens.ToString(ci) : "all")} valid tokens.");
         md.AppendLine();
