@@ -50,8 +50,8 @@ public sealed record PkmConfig(
 /// Product-key memory as the paper implements it: the query is the layer input itself (no query MLP, no
 /// BatchNorm), its two halves are scored against two sub-key tables per head, the top-knn of each half are
 /// combined, the top-knn of the knn² sums are kept. The index search runs without gradient; the kept scores are
-/// recomputed with gradient, activated (softmax or ReLU over all heads' candidates together) and weight a
-/// sum over one value table shared by the heads.
+/// recomputed with gradient, activated (softmax or ReLU over all heads' candidates together) and weight an
+/// EmbeddingBag sum over one value table shared by the heads.
 /// </summary>
 public sealed class PkmFeedForward : FeedForwardVariant
 {
@@ -111,12 +111,7 @@ public sealed class PkmFeedForward : FeedForwardVariant
             var counts = bincount(idx.reshape(-1), minlength: _config.NValues).to(ScalarType.Int64).data<long>().ToArray();
             AddUsage(counts, x2.shape[0]);
         }
-        // A gather and one batched matmul rather than EmbeddingBag with per-sample weights: long CPU training runs
-        // through TorchSharp's EmbeddingBag path crashed twice with corrupted process memory, while index_select + bmm
-        // are plain kernels with the same result (checked against a brute-force PKM in float64).
-        var table = values.weight!;
-        var rows = table.index_select(0, idx.reshape(-1)).view(idx.shape[0], idx.shape[1], d);   // [T, heads·knn, d]
-        var y = w.to(table.dtype).unsqueeze(1).bmm(rows).squeeze(1);
+        var y = values.forward(idx, null, w.to(values.weight!.dtype));
         return y.reshape(shape);
     }
 
