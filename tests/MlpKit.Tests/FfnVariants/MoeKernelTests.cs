@@ -30,6 +30,8 @@ public class MoeKernelTests
 
     [Theory]
     [InlineData("sorted")]
+    [InlineData("sorted-chunked")]
+    [InlineData("sorted-autograd")]
     [InlineData("padded-custom-backward")]
     [InlineData("padded-autograd")]
     public void FastPathEqualsNaiveLoopForwardAndGradients(string path)
@@ -41,6 +43,9 @@ public class MoeKernelTests
         Func<Tensor> fast = path switch
         {
             "sorted" => () => MoeKernels.Sorted(x, idx, gate, w1, w2, FfnActivation.Relu),
+            // Chunks of ~20 rows: groups of two or three experts, gathered and scattered separately.
+            "sorted-chunked" => () => MoeKernels.Sorted(x, idx, gate, w1, w2, FfnActivation.Relu, chunkRows: 20),
+            "sorted-autograd" => () => MoeKernels.Sorted(x, idx, gate, w1, w2, FfnActivation.Relu, customBackwardOff: true),
             "padded-custom-backward" => () => MoeKernels.PaddedBmm(x, idx, gate, w1, w2, FfnActivation.Relu),
             _ => () => MoeKernels.PaddedBmm(x, idx, gate, w1, w2, FfnActivation.Relu, customBackwardOff: true),
         };
