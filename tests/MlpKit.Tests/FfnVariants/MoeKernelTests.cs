@@ -169,4 +169,58 @@ public class MoeKernelTests
         Assert.Equal(MoeKernelMode.Sorted, moe.LastKernel);
         Assert.Equal(3.0, moe.LastPaddingOverhead, 12);
     }
+
+    [Fact]
+    public void TunerAlternatesThenKeepsTheFasterPathAndRetunesWhenThreadsChange()
+    {
+        var t = new MoeKernelTuner { SamplesPerKernel = 2 };
+        double[] times = [50, 30, 40, 35];  // sorted 50 then 40 (best 40), padded 30 then 35 (best 30)
+        for (int i = 0; i < 4; i++)
+        {
+            var m = t.Next(threads: 2);
+            Assert.Equal(i % 2 == 0 ? MoeKernelMode.Sorted : MoeKernelMode.PaddedBmm, m);
+            t.Report(m, times[i]);
+        }
+        Assert.True(t.Settled);
+        Assert.Equal(MoeKernelMode.PaddedBmm, t.Next(threads: 2));
+        t.Report(MoeKernelMode.Sorted, 1.0);                  // ignored once settled
+        Assert.Equal(MoeKernelMode.PaddedBmm, t.Next(threads: 2));
+        Assert.Equal(MoeKernelMode.Sorted, t.Next(threads: 1)); // a new thread count starts over
+        Assert.False(t.Settled);
+    }
+
+    [Fact]
+    public void AutoWithoutHandWrittenBackwardChoosesByPadding()
+    {
+        TorchRuntime.EnsureInitialized();
+        using var scope = NewDisposeScope();
+        manual_seed(13);
+        var moe = new MoeFeedForward(MoeConfig.SigmaMoe(8, 6, 4, 2) with { Activation = FfnActivation.Gelu });
+        moe.to(ScalarType.Float64);
+        var x = randn(600, 8, dtype: ScalarType.Float64);
+        moe.forward(x);
+        Assert.True(moe.LastPaddingOverhead <= moe.MaxPaddingOverhead, $"padding {moe.LastPaddingOverhead}");
+        Assert.Equal(MoeKernelMode.PaddedBmm, moe.LastKernel);
+        Assert.False(moe.KernelTuner.Settled);                 // the tuner only runs where both paths are hand-written
+        moe.MaxPaddingOverhead = 1.0;
+        moe.forward(x);
+        Assert.Equal(MoeKernelMode.Sorted, moe.LastKernel);
+    }
+
+    [Fact]
+    public void AutoWithReluSettlesOnOnePathAfterTimingBoth()
+    {
+        TorchRuntime.EnsureInitialized();
+        using var scope = NewDisposeScope();
+        manual_seed(14);
+        var moe = new MoeFeedForward(MoeConfig.SigmaMoe(8, 6, 4, 2));
+        var x = randn(64, 8);
+        var seen = new HashSet<MoeKernelMode>();
+        for (int i = 0; i < 2 * moe.KernelTuner.SamplesPerKernel; i++) { moe.forward(x); seen.Add(moe.LastKernel); }
+        Assert.Equal([MoeKernelMode.Sorted, MoeKernelMode.PaddedBmm], seen.OrderBy(m => m));
+        Assert.True(moe.KernelTuner.Settled);
+        var chosen = moe.KernelTuner.BestMs.Sorted <= moe.KernelTuner.BestMs.Padded ? MoeKernelMode.Sorted : MoeKernelMode.PaddedBmm;
+        moe.forward(x);
+        Assert.Equal(chosen, moe.LastKernel);
+    }
 }

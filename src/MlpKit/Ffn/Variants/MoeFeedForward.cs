@@ -8,8 +8,8 @@ namespace MlpKit.Ffn.Variants;
 public enum MoeKernelMode
 {
     /// <summary>
-    /// The sorted form; where it has no hand-written backward (activation other than ReLU, hidden dropout in
-    /// training), the padded bmm while the routing is balanced enough (little padding).
+    /// With ReLU (and no hidden dropout in training) the faster of the two by measured time (<see cref="MoeKernelTuner"/>);
+    /// otherwise the padded bmm while the routing is balanced enough (little padding), else the sorted form.
     /// </summary>
     Auto,
     /// <summary><see cref="MoeKernels.Sorted"/>: one matmul per expert over its contiguous slice, no padding.</summary>
@@ -27,7 +27,7 @@ public enum MoeKernelMode
 ///   E = top-K of g, unsorted, after expert dropout removed candidates (training)
 ///   y = Σ_{e∈E} g_e · act(x·W1_e)·W2_e       gates not renormalised
 /// </code>
-/// The regulariser reads the raw logits. The experts run through <see cref="MoeKernels.Sorted"/>.
+/// The regulariser reads the raw logits. The experts run through <see cref="MoeKernels.Sorted"/> or <see cref="MoeKernels.PaddedBmm"/> (see <see cref="KernelMode"/>).
 /// </summary>
 public sealed class MoeFeedForward : FeedForwardVariant
 {
@@ -75,7 +75,10 @@ public sealed class MoeFeedForward : FeedForwardVariant
     /// <summary>Which expert path runs (<see cref="MoeKernelMode.Auto"/> by default).</summary>
     public MoeKernelMode KernelMode { get; set; } = MoeKernelMode.Auto;
 
-    /// <summary>Auto uses the padded bmm while it computes at most this many rows per real (token, slot) pair.</summary>
+    /// <summary>Times the two expert paths in <see cref="MoeKernelMode.Auto"/> and keeps the faster (see <see cref="MoeKernelTuner"/>).</summary>
+    public MoeKernelTuner KernelTuner { get; } = new();
+
+    /// <summary>Without the sorted path's hand-written backward, Auto uses the padded bmm while it computes at most this many rows per real (token, slot) pair.</summary>
     public double MaxPaddingOverhead { get; set; } = 1.5;
 
     /// <summary>The expert path the last forward call took, and the padding the padded form would have needed.</summary>
@@ -128,15 +131,26 @@ public sealed class MoeFeedForward : FeedForwardVariant
         AddUsage(routing.Counts, x2.shape[0]);
         LastSelection = (idx, gate);
         LastPaddingOverhead = MoeKernels.PaddingOverhead(routing);
-        // The sorted ReLU path (hand-written backward, no padding) measured faster than the padded bmm at every
-        // N_E of the benchmark; where it does not apply, both run under autograd and padding decides.
+        // Where the sorted path has its hand-written backward (ReLU, no hidden dropout in training), Auto lets the
+        // tuner pick it or the padded bmm by measured time; elsewhere both run under autograd and padding decides.
         var sortedCustom = _config.Activation == FfnActivation.Relu && !(training && _config.HiddenDropout > 0);
-        var padded = KernelMode == MoeKernelMode.PaddedBmm
-            || (KernelMode == MoeKernelMode.Auto && !sortedCustom && LastPaddingOverhead <= MaxPaddingOverhead);
-        LastKernel = padded ? MoeKernelMode.PaddedBmm : MoeKernelMode.Sorted;
-        var y = padded
+        var mode = KernelMode;
+        var tuning = false;
+        if (mode == MoeKernelMode.Auto)
+        {
+            if (sortedCustom)
+            {
+                mode = KernelTuner.Next(get_num_threads());
+                tuning = !KernelTuner.Settled;
+            }
+            else mode = LastPaddingOverhead <= MaxPaddingOverhead ? MoeKernelMode.PaddedBmm : MoeKernelMode.Sorted;
+        }
+        LastKernel = mode;
+        var sw = tuning ? System.Diagnostics.Stopwatch.StartNew() : null;
+        var y = mode == MoeKernelMode.PaddedBmm
             ? MoeKernels.PaddedBmm(x2, idx, gate, keys, values, _config.Activation, _config.HiddenDropout, training, routing)
             : MoeKernels.Sorted(x2, idx, gate, keys, values, _config.Activation, _config.HiddenDropout, training, routing);
+        if (sw is not null) KernelTuner.Report(mode, sw.Elapsed.TotalMilliseconds);
         return y.reshape(shape);
     }
 
