@@ -6,8 +6,10 @@ namespace MlpKit.Ffn.Variants;
 /// but every one of its N_E·6 matmuls is a parallel region; with 2 threads on a busy CPU each region can wait a
 /// scheduler slice for the second thread, and the padded bmm's handful of regions then wins by several times
 /// (measured: N_E 16, 2 threads, load ≈ 17 on 2 cores: sorted 2.3-2.5× dense, padded 0.8×; 1 thread: sorted
-/// 0.35×, padded 0.44×). The first 2·<see cref="SamplesPerKernel"/> forward calls alternate the two paths; the
-/// one with the smaller fastest forward time is kept until the intra-op thread count changes.
+/// 0.35×, padded 0.44×). On one thread there are no regions to wait on and the sorted path, with the least work,
+/// is taken without timing (so single-threaded runs stay bit-for-bit reproducible). With more threads the first
+/// 2·<see cref="SamplesPerKernel"/> forward calls alternate the two paths, and the one with the smaller fastest
+/// forward time is kept until the intra-op thread count changes.
 /// </summary>
 public sealed class MoeKernelTuner
 {
@@ -18,7 +20,7 @@ public sealed class MoeKernelTuner
     /// <summary>Timed forward calls per path before the choice is made.</summary>
     public int SamplesPerKernel { get; init; } = 3;
 
-    public bool Settled => _calls >= 2 * SamplesPerKernel;
+    public bool Settled => (_threads is >= 0 and <= 1) || _calls >= 2 * SamplesPerKernel;
 
     /// <summary>The fastest forward time seen per path, in ms (∞ when not sampled).</summary>
     public (double Sorted, double Padded) BestMs => (_best[0], _best[1]);
@@ -27,6 +29,7 @@ public sealed class MoeKernelTuner
     public MoeKernelMode Next(int threads)
     {
         if (threads != _threads) Reset(threads);
+        if (threads <= 1) return MoeKernelMode.Sorted;
         if (!Settled) return _calls % 2 == 0 ? MoeKernelMode.Sorted : MoeKernelMode.PaddedBmm;
         return _best[0] <= _best[1] ? MoeKernelMode.Sorted : MoeKernelMode.PaddedBmm;
     }
