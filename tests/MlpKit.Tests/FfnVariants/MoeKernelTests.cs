@@ -185,6 +185,7 @@ public class MoeKernelTests
         Assert.Equal(MoeKernelMode.PaddedBmm, t.Next(threads: 2));
         t.Report(MoeKernelMode.Sorted, 1.0);                  // ignored once settled
         Assert.Equal(MoeKernelMode.PaddedBmm, t.Next(threads: 2));
+        Assert.Equal((40.0, 30.0), t.BestMs);
         Assert.Equal(MoeKernelMode.Sorted, t.Next(threads: 3)); // a new thread count starts over
         Assert.False(t.Settled);
         Assert.Equal(MoeKernelMode.Sorted, t.Next(threads: 1)); // one thread: sorted, no timing
@@ -218,7 +219,8 @@ public class MoeKernelTests
         var moe = new MoeFeedForward(MoeConfig.SigmaMoe(8, 6, 4, 2));
         var x = randn(64, 8);
         var seen = new HashSet<MoeKernelMode>();
-        for (int i = 0; i < 2 * moe.KernelTuner.SamplesPerKernel; i++) { moe.forward(x); seen.Add(moe.LastKernel); }
+        // Differentiated calls: the sample is reported from the backward.
+        for (int i = 0; i < 2 * moe.KernelTuner.SamplesPerKernel; i++) { moe.forward(x).sum().backward(); seen.Add(moe.LastKernel); }
         if (get_num_threads() == 1) Assert.Equal([MoeKernelMode.Sorted], seen);
         else Assert.Equal([MoeKernelMode.Sorted, MoeKernelMode.PaddedBmm], seen.OrderBy(m => m));
         Assert.True(moe.KernelTuner.Settled);

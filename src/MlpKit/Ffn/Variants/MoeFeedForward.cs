@@ -146,11 +146,25 @@ public sealed class MoeFeedForward : FeedForwardVariant
             else mode = LastPaddingOverhead <= MaxPaddingOverhead ? MoeKernelMode.PaddedBmm : MoeKernelMode.Sorted;
         }
         LastKernel = mode;
+        Action<double>? onBackwardMs = null;
         var sw = tuning ? System.Diagnostics.Stopwatch.StartNew() : null;
+        double forwardMs = 0;
+        // A call that will be differentiated reports forward + backward from the backward; others report at once.
+        var backwardFollows = tuning && is_grad_enabled() && (x2.requires_grad || keys.requires_grad || values.requires_grad);
+        if (backwardFollows)
+        {
+            var tuner = KernelTuner;
+            var chosen = mode;
+            onBackwardMs = ms => tuner.Report(chosen, forwardMs + ms);
+        }
         var y = mode == MoeKernelMode.PaddedBmm
-            ? MoeKernels.PaddedBmm(x2, idx, gate, keys, values, _config.Activation, _config.HiddenDropout, training, routing)
-            : MoeKernels.Sorted(x2, idx, gate, keys, values, _config.Activation, _config.HiddenDropout, training, routing);
-        if (sw is not null) KernelTuner.Report(mode, sw.Elapsed.TotalMilliseconds);
+            ? MoeKernels.PaddedBmm(x2, idx, gate, keys, values, _config.Activation, _config.HiddenDropout, training, routing, onBackwardMs: onBackwardMs)
+            : MoeKernels.Sorted(x2, idx, gate, keys, values, _config.Activation, _config.HiddenDropout, training, routing, onBackwardMs: onBackwardMs);
+        if (sw is not null)
+        {
+            forwardMs = sw.Elapsed.TotalMilliseconds;
+            if (!backwardFollows) KernelTuner.Report(mode, forwardMs);
+        }
         return y.reshape(shape);
     }
 

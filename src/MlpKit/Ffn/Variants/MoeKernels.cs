@@ -19,6 +19,8 @@ public static class MoeKernels
     /// </summary>
     public const long DefaultChunkBytes = 8L << 20;
 
+    static readonly Action<double> NoTimer = _ => { };
+
     /// <summary>The sort of the (token, slot) pairs by expert, shared by both projections of one layer.</summary>
     public sealed record Routing(Tensor Order, Tensor TokenOf, long[] Counts);
 
@@ -43,14 +45,14 @@ public static class MoeKernels
     /// </summary>
     public static Tensor Sorted(Tensor x, Tensor idx, Tensor gate, Tensor w1, Tensor w2, FfnActivation act,
         double hiddenDropout = 0.0, bool training = false, Routing? routing = null, bool customBackwardOff = false,
-        long chunkRows = 0)
+        long chunkRows = 0, Action<double>? onBackwardMs = null)
     {
         var nExperts = w1.shape[0];
         var r = routing ?? Route(idx, nExperts);
         if (act == FfnActivation.Relu && !(hiddenDropout > 0 && training) && !customBackwardOff)
         {
             var rows = chunkRows > 0 ? chunkRows : Math.Max(1, DefaultChunkBytes / (Math.Max(x.shape[1], w2.shape[2]) * x.ElementSize));
-            return SortedExpertsFunction.apply(x, gate, w1, w2, r.Order, r.TokenOf, r.Counts, rows);
+            return SortedExpertsFunction.apply(x, gate, w1, w2, r.Order, r.TokenOf, r.Counts, rows, onBackwardMs ?? NoTimer);
         }
         var xs = x.index_select(0, r.TokenOf);
         // The gate multiplies the hidden activations (G wide) rather than the outputs (d wide): same result, fewer MACs.
@@ -80,7 +82,8 @@ public static class MoeKernels
     /// (hand-written backward, d-wide gathered rows not kept); otherwise autograd differentiates the same ops.
     /// </summary>
     public static Tensor PaddedBmm(Tensor x, Tensor idx, Tensor gate, Tensor w1, Tensor w2, FfnActivation act,
-        double hiddenDropout = 0.0, bool training = false, Routing? routing = null, bool customBackwardOff = false)
+        double hiddenDropout = 0.0, bool training = false, Routing? routing = null, bool customBackwardOff = false,
+        Action<double>? onBackwardMs = null)
     {
         var nExperts = w1.shape[0];
         var r = routing ?? Route(idx, nExperts);
@@ -102,7 +105,7 @@ public static class MoeKernels
             pairPadded = cat([r.Order, full(1, nPairs, dtype: ScalarType.Int64, device: x.device)]).index_select(0, slot);
         }
         if (act == FfnActivation.Relu && !(hiddenDropout > 0 && training) && !customBackwardOff)
-            return PaddedExpertsFunction.apply(x, gate, w1, w2, tokenPadded, pairPadded, maxLoad);
+            return PaddedExpertsFunction.apply(x, gate, w1, w2, tokenPadded, pairPadded, maxLoad, onBackwardMs ?? NoTimer);
         var xs = x.index_select(0, tokenPadded).view(nExperts, maxLoad, x.shape[1]);
         var gFlat = cat([gate.reshape(-1), zeros(1, dtype: gate.dtype, device: gate.device)]);
         var gs = gFlat.index_select(0, pairPadded).view(nExperts, maxLoad, 1);

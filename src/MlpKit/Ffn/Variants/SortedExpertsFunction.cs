@@ -19,7 +19,7 @@ namespace MlpKit.Ffn.Variants;
 /// gathered again, chunk by chunk. The gate gradient of a pair is ⟨grad of the gated hidden, hidden⟩.
 /// </para>
 /// Inputs: x [T, d], gate [T, K], w1 [N_E, d, G], w2 [N_E, G, d_out], order and tokenOf [T·K] (the sort),
-/// counts (long[N_E]), chunkRows (long).
+/// counts (long[N_E]), chunkRows (long), optionally a callback given the backward's wall time in ms (for the tuner).
 /// </summary>
 internal sealed class SortedExpertsFunction : autograd.SingleTensorFunction<SortedExpertsFunction>
 {
@@ -56,6 +56,7 @@ internal sealed class SortedExpertsFunction : autograd.SingleTensorFunction<Sort
         var tokenOf = (Tensor)vars[5];
         var counts = (long[])vars[6];
         var chunkRows = (long)vars[7];
+        var onBackwardMs = vars.Length > 8 ? vars[8] as Action<double> : null;
         long nPairs = order.shape[0], g = w1.shape[2], dOut = w2.shape[2];
         var chunks = Chunks(counts, chunkRows);
         using var scope = NewDisposeScope();
@@ -96,11 +97,13 @@ internal sealed class SortedExpertsFunction : autograd.SingleTensorFunction<Sort
         ctx.save_data("counts", counts);
         ctx.save_data("chunkRows", chunkRows);
         ctx.save_data("gateShape", gate.shape);
+        if (onBackwardMs is not null) ctx.save_data("onBackwardMs", onBackwardMs);
         return y.MoveToOuterDisposeScope();
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOut)
     {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
         using var scope = NewDisposeScope();
         var saved = ctx.get_saved_variables();
         Tensor x = saved[0], gs = saved[1], w1 = saved[2], w2 = saved[3], h = saved[4], order = saved[5], tokenOf = saved[6];
@@ -150,7 +153,8 @@ internal sealed class SortedExpertsFunction : autograd.SingleTensorFunction<Sort
             }
             gradX.index_add_(0, tok, gxs, 1.0);
         }
+        (ctx.get_data("onBackwardMs") as Action<double>)?.Invoke(sw.Elapsed.TotalMilliseconds);
         return [gradX.MoveToOuterDisposeScope(), gradGate.MoveToOuterDisposeScope(), gradW1.MoveToOuterDisposeScope(),
-            gradW2.MoveToOuterDisposeScope(), null!, null!, null!, null!];
+            gradW2.MoveToOuterDisposeScope(), null!, null!, null!, null!, null!];
     }
 }
