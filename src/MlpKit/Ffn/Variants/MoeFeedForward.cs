@@ -16,6 +16,11 @@ public enum MoeKernelMode
     Sorted,
     /// <summary><see cref="MoeKernels.PaddedBmm"/>: one bmm per projection over all experts, padded to the largest load.</summary>
     PaddedBmm,
+    /// <summary>
+    /// <see cref="Sorted"/> with libtorch's intra-op threads set to 1 for the expert computation (forward and
+    /// backward): no parallel region waits for a second thread that a busy machine has descheduled. ReLU only.
+    /// </summary>
+    SortedOneThread,
 }
 
 /// <summary>
@@ -159,7 +164,8 @@ public sealed class MoeFeedForward : FeedForwardVariant
         }
         var y = mode == MoeKernelMode.PaddedBmm
             ? MoeKernels.PaddedBmm(x2, idx, gate, keys, values, _config.Activation, _config.HiddenDropout, training, routing, onBackwardMs: onBackwardMs)
-            : MoeKernels.Sorted(x2, idx, gate, keys, values, _config.Activation, _config.HiddenDropout, training, routing, onBackwardMs: onBackwardMs);
+            : MoeKernels.Sorted(x2, idx, gate, keys, values, _config.Activation, _config.HiddenDropout, training, routing,
+                onBackwardMs: onBackwardMs, oneThread: mode == MoeKernelMode.SortedOneThread && sortedCustom);
         if (sw is not null)
         {
             forwardMs = sw.Elapsed.TotalMilliseconds;

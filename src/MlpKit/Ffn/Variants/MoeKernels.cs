@@ -45,14 +45,14 @@ public static class MoeKernels
     /// </summary>
     public static Tensor Sorted(Tensor x, Tensor idx, Tensor gate, Tensor w1, Tensor w2, FfnActivation act,
         double hiddenDropout = 0.0, bool training = false, Routing? routing = null, bool customBackwardOff = false,
-        long chunkRows = 0, Action<double>? onBackwardMs = null)
+        long chunkRows = 0, Action<double>? onBackwardMs = null, bool oneThread = false)
     {
         var nExperts = w1.shape[0];
         var r = routing ?? Route(idx, nExperts);
         if (act == FfnActivation.Relu && !(hiddenDropout > 0 && training) && !customBackwardOff)
         {
             var rows = chunkRows > 0 ? chunkRows : Math.Max(1, DefaultChunkBytes / (Math.Max(x.shape[1], w2.shape[2]) * x.ElementSize));
-            return SortedExpertsFunction.apply(x, gate, w1, w2, r.Order, r.TokenOf, r.Counts, rows, onBackwardMs ?? NoTimer);
+            return SortedExpertsFunction.apply(x, gate, w1, w2, r.Order, r.TokenOf, r.Counts, rows, onBackwardMs ?? NoTimer, oneThread);
         }
         var xs = x.index_select(0, r.TokenOf);
         // The gate multiplies the hidden activations (G wide) rather than the outputs (d wide): same result, fewer MACs.

@@ -36,7 +36,7 @@ public static class MoeSpeedBenchmark
             var x = randn(tokens, dModel);
             var gy = randn(tokens, dModel);
             // Auto first times both expert paths on a few calls; those calls are warm-up, not timed repetitions.
-            for (int i = 0; i < 4 * moe.KernelTuner.SamplesPerKernel && mode == MoeKernelMode.Auto && !moe.KernelTuner.Settled; i++)
+            for (int i = 0; i < 6 * moe.KernelTuner.SamplesPerKernel && mode == MoeKernelMode.Auto && !moe.KernelTuner.Settled; i++)
                 OneStep(moe, x, gy);
 
             // Dense and MoE steps alternate so that load from other processes hits both alike; the ratio is taken

@@ -19,7 +19,8 @@ namespace MlpKit.Ffn.Variants;
 /// gathered again, chunk by chunk. The gate gradient of a pair is ⟨grad of the gated hidden, hidden⟩.
 /// </para>
 /// Inputs: x [T, d], gate [T, K], w1 [N_E, d, G], w2 [N_E, G, d_out], order and tokenOf [T·K] (the sort),
-/// counts (long[N_E]), chunkRows (long), optionally a callback given the backward's wall time in ms (for the tuner).
+/// counts (long[N_E]), chunkRows (long), optionally a callback given the backward's wall time in ms (for the tuner)
+/// and whether to run on one intra-op thread (<see cref="MoeKernelMode.SortedOneThread"/>).
 /// </summary>
 internal sealed class SortedExpertsFunction : autograd.SingleTensorFunction<SortedExpertsFunction>
 {
@@ -57,6 +58,8 @@ internal sealed class SortedExpertsFunction : autograd.SingleTensorFunction<Sort
         var counts = (long[])vars[6];
         var chunkRows = (long)vars[7];
         var onBackwardMs = vars.Length > 8 ? vars[8] as Action<double> : null;
+        var oneThread = vars.Length > 9 && (bool)vars[9];
+        using var threads = new IntraOpThreads(oneThread);
         long nPairs = order.shape[0], g = w1.shape[2], dOut = w2.shape[2];
         var chunks = Chunks(counts, chunkRows);
         using var scope = NewDisposeScope();
@@ -98,12 +101,14 @@ internal sealed class SortedExpertsFunction : autograd.SingleTensorFunction<Sort
         ctx.save_data("chunkRows", chunkRows);
         ctx.save_data("gateShape", gate.shape);
         if (onBackwardMs is not null) ctx.save_data("onBackwardMs", onBackwardMs);
+        ctx.save_data("oneThread", oneThread);
         return y.MoveToOuterDisposeScope();
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOut)
     {
         var sw = System.Diagnostics.Stopwatch.StartNew();
+        using var threads = new IntraOpThreads((bool)ctx.get_data("oneThread"));
         using var scope = NewDisposeScope();
         var saved = ctx.get_saved_variables();
         Tensor x = saved[0], gs = saved[1], w1 = saved[2], w2 = saved[3], h = saved[4], order = saved[5], tokenOf = saved[6];
@@ -155,6 +160,26 @@ internal sealed class SortedExpertsFunction : autograd.SingleTensorFunction<Sort
         }
         (ctx.get_data("onBackwardMs") as Action<double>)?.Invoke(sw.Elapsed.TotalMilliseconds);
         return [gradX.MoveToOuterDisposeScope(), gradGate.MoveToOuterDisposeScope(), gradW1.MoveToOuterDisposeScope(),
-            gradW2.MoveToOuterDisposeScope(), null!, null!, null!, null!, null!];
+            gradW2.MoveToOuterDisposeScope(), null!, null!, null!, null!, null!, null!];
+    }
+}
+
+/// <summary>
+/// Sets libtorch's intra-op threads of the calling thread to 1 until disposed (no-op when off or already 1). It also
+/// updates the default that threads created meanwhile start with, so a step should not spawn them in that window.
+/// </summary>
+internal readonly struct IntraOpThreads : IDisposable
+{
+    readonly int _previous;
+
+    public IntraOpThreads(bool one)
+    {
+        _previous = one ? get_num_threads() : 0;
+        if (_previous > 1) set_num_threads(1);
+    }
+
+    public void Dispose()
+    {
+        if (_previous > 1) set_num_threads(_previous);
     }
 }
