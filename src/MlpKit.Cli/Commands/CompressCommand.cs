@@ -14,15 +14,9 @@ namespace MlpKit.Cli.Commands;
 public static class CompressCommand
 {
     /// <summary>Tokenizer files a zoo model folder may carry; a written checkpoint keeps them so it is usable on its own.</summary>
-    public static readonly string[] TokenizerFiles = ["vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
+    public static readonly string[] TokenizerFiles = MlpKit.Tokenizers.TokenizerFiles.Names;
 
-    public static void CopyTokenizerFiles(string fromDir, string toDir)
-    {
-        if (Path.GetFullPath(fromDir) == Path.GetFullPath(toDir)) return;
-        foreach (var file in TokenizerFiles)
-            if (File.Exists(Path.Combine(fromDir, file)) && !File.Exists(Path.Combine(toDir, file)))
-                File.Copy(Path.Combine(fromDir, file), Path.Combine(toDir, file));
-    }
+    public static void CopyTokenizerFiles(string fromDir, string toDir) => MlpKit.Tokenizers.TokenizerFiles.Copy(fromDir, toDir);
 
     public static Command Create()
     {

@@ -1,24 +1,20 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json.Nodes;
-using MlpKit.Checkpoints;
 using MlpKit.Compression;
 using MlpKit.Data;
 using MlpKit.FineTuning;
 using MlpKit.FineTuning.Experiments;
-using MlpKit.Models;
-using MlpKit.Tokenizers;
+using MlpKit.FineTuning.FusionSparseGrad;
 using MlpKit.Training;
-using static TorchSharp.torch;
 
 namespace MlpKit.Cli.Commands;
 
 /// <summary>
-/// `mlpkit finetune --model DIR --task spam|wordnet45 | --train F --dev F [--test F] --method M --out RUN`:
-/// sequence classification (or, with --task-type regression, regression on numeric labels) with one of the
-/// fine-tuning methods; writes RUN/metrics.json, the run's
-/// metrics.jsonl, curves.png, checkpoints, and RUN/model (the merged encoder) + RUN/head.safetensors.
+/// `mlpkit finetune --model DIR --task spam|wordnet45|sotu-year | --train F --dev F [--test F] --method M --out RUN`:
+/// sequence classification (or, with --task-type regression or a regression task, regression on numeric labels) with
+/// one of the fine-tuning methods. The command parses options; <see cref="FineTuneRun"/> does the run and writes
+/// RUN/metrics.json, metrics.jsonl, curves.png, checkpoints, and RUN/model (the merged encoder) + RUN/head.safetensors.
 /// </summary>
 public static class FinetuneCommand
 {
@@ -34,7 +30,8 @@ public static class FinetuneCommand
         var labelCol = new Option<string>("--label-column") { DefaultValueFactory = _ => "label" };
         var taskType = new Option<string>("--task-type")
         {
-            Description = "classification (labels are classes) or regression (numeric labels, one-output head, MSE loss; reports pearson, spearman, mse)",
+            Description = "classification (labels are classes) or regression (numeric labels, one-output head, MSE loss; reports pearson, spearman, mse). " +
+                          "A built-in task has its own type (sotu-year is regression)",
             DefaultValueFactory = _ => "classification",
         };
         taskType.AcceptOnlyFromAmong("classification", "regression");
@@ -43,7 +40,7 @@ public static class FinetuneCommand
         var grid = new Option<double?>("--grid") { Description = "sparsegrad: limit the support to a leading sub-grid of about GRID x k cells (default 0: the paper's rule)" };
         var rank = new Option<int?>("--rank") { Description = "lora: rank (default 8)" };
         var keep = new Option<double?>("--keep") { Description = "meprop: fraction of each output-gradient row kept (default 0.1)" };
-        var methodOpt = new Option<string[]>("--method-option") { Description = "Further method options as name=value (e.g. alpha=16, calibration-steps=10)", AllowMultipleArgumentsPerToken = true };
+        var methodOpt = new Option<string[]>("--method-option") { Description = "Further method options as name=value (e.g. alpha=16, calibration-steps=10, fusion-ratio=0.5)", AllowMultipleArgumentsPerToken = true };
         var epochs = new Option<double>("--epochs") { DefaultValueFactory = _ => 3 };
         var maxSteps = new Option<long>("--max-steps") { Description = "Optimizer steps (overrides --epochs)", DefaultValueFactory = _ => 0 };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 16 };
@@ -71,7 +68,7 @@ public static class FinetuneCommand
         var noProgress = new Option<bool>("--no-progress") { Description = "No live progress line on stderr" };
         var output = new Option<string>("--out", "-o") { Description = "Run directory", Required = true };
 
-        var command = new Command("finetune", "Fine-tune an encoder for sequence classification or regression with full, lora, meprop or sparsegrad")
+        var command = new Command("finetune", "Fine-tune an encoder for sequence classification or regression with full, lora, meprop, sparsegrad or fusion+sparsegrad")
         {
             model, task, train, dev, test, textCol, pairCol, labelCol, taskType, method, density, grid, rank, keep, methodOpt, epochs, maxSteps,
             batch, accum, lr, wd, warmup, schedule, clip, evalEvery, patience, ckptEvery, maxLength, maxTrain, maxEval, fusionScale, resume, noProgress, output,
@@ -79,37 +76,26 @@ public static class FinetuneCommand
         CliRun.SetAction(command, ctx =>
         {
             ctx.InitTorch();
-            var clock = Stopwatch.StartNew();
-            var run = ctx.Get(output);
-            var columns = new TaskFileColumns(ctx.Get(textCol), ctx.Get(pairCol), ctx.Get(labelCol));
-            TextClassificationTask? data = null;
-            TextRegressionTask? targets = null;
-            if (ctx.Get(taskType) == "regression")
-                targets = LoadRegressionTask(ctx.GetOrNull(task), ctx.GetOrNull(train), ctx.GetOrNull(dev), ctx.GetOrNull(test), columns)
-                    .Subsample(ctx.GetOrNull(maxTrain), ctx.GetOrNull(maxEval), ctx.GetOrNull(maxEval), (int)ctx.Seed);
-            else
-                data = LoadTask(ctx.GetOrNull(task), ctx.GetOrNull(train), ctx.GetOrNull(dev), ctx.GetOrNull(test), columns)
-                    .Subsample(ctx.GetOrNull(maxTrain), ctx.GetOrNull(maxEval), ctx.GetOrNull(maxEval), (int)ctx.Seed);
+            // One library path per task type; the options below are shared by the sequence tasks.
+            var kind = TaskKind(ctx.GetOrNull(task), ctx.Get(taskType), ctx.Parse.GetResult(taskType) is { Implicit: false });
+            return kind switch
+            {
+                _ => RunSequenceTask(ctx, kind),
+            };
+        });
+        return command;
 
-            var spec = ctx.Get(model);
-            // The head is the only freshly initialised part: seeding first makes a resumed run rebuild it identically.
-            // Regression uses the same encoders with a one-output head.
-            var (classifier, encoder, tokenizerDir) = FineTuneRun.LoadClassifier(spec, data?.NumClasses ?? 1, ctx.Get(maxLength), ctx.Seed);
-            ITrainingTask trainingTask;
-            Func<EvalResult> evaluateTest;
-            if (data is not null) { var c = new ClassificationTrainingTask(classifier, data); trainingTask = c; evaluateTest = c.EvaluateTest; }
-            else { var r = new RegressionTrainingTask(classifier, targets!); trainingTask = r; evaluateTest = r.EvaluateTest; }
-            // Attached before the method is injected, so the optimizer and any adapter see W̄2 as Down's weight.
-            var counts = Directory.Exists(spec) ? FusionCounts.Load(spec) : new Dictionary<string, Tensor>();
-            var scaleMode = StandaloneScales.ParseMode(ctx.Get(fusionScale));
-            using var scales = counts.Count > 0 && scaleMode == FusionScaleMode.Standalone
-                ? StandaloneScales.Attach(encoder.Module, counts, Path.Combine(spec, FusionCounts.FileName))
-                : null;
+        int RunSequenceTask(CliContext ctx, string kind)
+        {
+            var clock = Stopwatch.StartNew();
+            var columns = new TaskFileColumns(ctx.Get(textCol), ctx.Get(pairCol), ctx.Get(labelCol));
+            var data = LoadTask(kind, ctx.GetOrNull(task), ctx.GetOrNull(train), ctx.GetOrNull(dev), ctx.GetOrNull(test), columns)
+                .Subsample(ctx.GetOrNull(maxTrain), ctx.GetOrNull(maxEval), ctx.GetOrNull(maxEval), (int)ctx.Seed);
 
             var options = new Dictionary<string, string>(StringComparer.Ordinal);
             void Put(string key, object? value) { if (value is not null) options[key] = Convert.ToString(value, CultureInfo.InvariantCulture)!; }
             var name = ctx.Get(method);
-            if (name == "sparsegrad") { Put("density", ctx.GetOrNull(density)); Put("grid", ctx.GetOrNull(grid)); }
+            if (name is "sparsegrad" or FusionSparseGradConfig.MethodName) { Put("density", ctx.GetOrNull(density)); Put("grid", ctx.GetOrNull(grid)); }
             if (name == "lora") Put("rank", ctx.GetOrNull(rank));
             if (name == "meprop") Put("keep", ctx.GetOrNull(keep));
             foreach (var kv in ctx.GetOrNull(methodOpt) ?? [])
@@ -118,7 +104,7 @@ public static class FinetuneCommand
                 if (eq <= 0) throw new MlpKitException($"--method-option {kv}: expected name=value");
                 options[kv[..eq]] = kv[(eq + 1)..];
             }
-            var ft = FineTuneMethods.Create(name, options);
+            var run = ctx.Get(output);
             var trainerOptions = new TrainerOptions
             {
                 OutDir = run, Epochs = ctx.Get(epochs), MaxSteps = ctx.Get(maxSteps), BatchSize = ctx.Get(batch), GradAccumulation = ctx.Get(accum),
@@ -127,98 +113,52 @@ public static class FinetuneCommand
                 ClipNorm = ctx.Get(clip), EvalEvery = ctx.Get(evalEvery), Patience = ctx.Get(patience), CheckpointEvery = ctx.Get(ckptEvery),
                 Seed = ctx.Seed, Resume = ctx.Get(resume), Progress = !ctx.Get(noProgress),
             };
-            var trainer = new Trainer(classifier.Module, ft, trainingTask, trainerOptions);
-            var result = trainer.Run(ctx.Cancel);
-            if (result.Interrupted)
+            var spec = new FineTuneRunSpec(ctx.Get(model), data, name, options, trainerOptions, ctx.Get(maxLength))
             {
-                Console.Error.WriteLine($"mlpkit: interrupted at step {result.Steps}/{result.TotalSteps}; continue with the same command and --resume");
+                FusionScale = StandaloneScales.ParseMode(ctx.Get(fusionScale)),
+                Export = true,
+            };
+            FineTuneRunResult result;
+            try
+            {
+                result = FineTuneRun.Run(spec, ctx.Cancel, clock);
+            }
+            catch (FineTuneInterruptedException e)
+            {
+                Console.Error.WriteLine($"mlpkit: interrupted at step {e.Step}/{e.TotalSteps}; continue with the same command and --resume");
                 return CliRun.Interrupted;
             }
-
-            var footprint = trainer.Adapter!.Footprint();
-            classifier.Module.eval();
-            EvalResult devScore, testScore;
-            using (no_grad())
-            {
-                devScore = trainingTask.Evaluate();
-                testScore = evaluateTest();
-            }
-            // The adapter's change lands on W̄2 first; folding n afterwards gives the plain checkpoint's Down = W̄2·diag(n).
-            trainer.Adapter.Merge();
-            scales?.Fold();
-            var merged = Path.Combine(run, "model");
-            if (encoder is MlpKit.Models.UseLite.UseLiteModel use) use.Save(merged);
-            else ModelZoo.Save(encoder, merged);
-            // The merged model is still fused: keeping its cluster sizes lets a later finetune or ntk run use them.
-            if (counts.Count > 0) FusionCounts.Save(merged, counts);
-            // The merged model keeps the tokenizer it was trained with, so RUN/model is usable on its own.
-            if (tokenizerDir is not null) CompressCommand.CopyTokenizerFiles(tokenizerDir, merged);
-            SafeTensors.Save(Path.Combine(run, "head.safetensors"), new Dictionary<string, Tensor>
-            {
-                ["weight"] = classifier.Head.weight!.detach(),
-                ["bias"] = classifier.Head.bias!.detach(),
-            }, data is not null
-                ? new Dictionary<string, string> { ["labels"] = string.Join("\n", data.LabelNames) }
-                : new Dictionary<string, string> { ["task_type"] = "regression" });
-
-            var metrics = new JsonObject
-            {
-                ["task"] = data?.Name ?? targets!.Name,
-                ["task_type"] = data is not null ? "classification" : "regression",
-                ["method"] = name,
-                ["method_options"] = new JsonObject(options.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
-                ["classes"] = data?.NumClasses,
-                ["train_examples"] = data?.Train.Count ?? targets!.Train.Count,
-                ["dev"] = Score(devScore),
-                ["test"] = Score(testScore),
-                ["steps"] = result.Steps,
-                ["best_step"] = result.BestStep,
-                ["stopped_early"] = result.StoppedEarly,
-                ["trainable_parameters"] = footprint.TrainableParameters,
-                ["optimizer_state_bytes"] = footprint.OptimizerStateBytes,
-                ["gradient_bytes"] = footprint.GradientBytes,
-                ["mlp_optimizer_state_bytes"] = footprint.MlpOptimizerStateBytes,
-                ["method_extra_bytes"] = footprint.ExtraBytes,
-                ["peak_rss_bytes"] = ProcessMemory.PeakRssBytes(),
-                ["train_seconds"] = result.Seconds,
-                ["total_seconds"] = clock.Elapsed.TotalSeconds,
-                ["examples_per_second"] = result.ExamplesPerSecond,
-                ["seed"] = ctx.Seed,
-                ["fusion_scale"] = counts.Count > 0 ? ctx.Get(fusionScale) : null,
-            };
-            AtomicFile.WriteAllText(Path.Combine(run, "metrics.json"), metrics.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
-            Console.Out.WriteLine($"{name} on {data?.Name ?? targets!.Name}: dev {devScore.Metric} {devScore.Value:F4}, test {testScore.Metric} {testScore.Value:F4}, " +
-                                  $"{footprint.TrainableParameters:N0} trainable, optimizer state {footprint.OptimizerStateBytes / 1048576.0:F2} MiB -> {run}");
+            var (devScore, testScore, footprint) = (result.Dev, result.Test, result.Footprint);
+            var fused = result.Compression is { } c ? $", MLP hidden {c.Report.HiddenBefore} -> {c.Report.HiddenAfter}" : "";
+            Console.Out.WriteLine($"{name} on {data.Name}: dev {devScore.Metric} {devScore.Value:F4}, test {testScore.Metric} {testScore.Value:F4}, " +
+                                  $"{footprint.TrainableParameters:N0} trainable, optimizer state {footprint.OptimizerStateBytes / 1048576.0:F2} MiB{fused} -> {run}");
             return CliRun.Ok;
-        });
-        return command;
+        }
     }
 
-    static JsonObject Score(EvalResult r)
+    /// <summary>
+    /// The task type: --task-type when given; else a built-in task's own type (sotu-year is regression); else classification.
+    /// </summary>
+    static string TaskKind(string? task, string taskType, bool explicitType)
     {
-        var o = new JsonObject { [r.Metric] = double.IsNaN(r.Value) ? null : r.Value, ["loss"] = r.Loss is { } l && double.IsFinite(l) ? l : null };
-        foreach (var (k, v) in r.Extra ?? new Dictionary<string, double>()) o[k] = v;
-        return o;
+        if (task is null || !BuiltInTasks.IsBuiltIn(task)) return taskType;
+        var builtIn = BuiltInTasks.IsRegression(task) ? "regression" : "classification";
+        if (explicitType && taskType != builtIn)
+            throw new MlpKitException($"--task {task} is a {builtIn} task; --task-type {taskType} does not apply to it");
+        return builtIn;
     }
 
-    static TextRegressionTask LoadRegressionTask(string? task, string? train, string? dev, string? test, TaskFileColumns columns)
-    {
-        if (task is not null)
-            throw new MlpKitException($"--task {task} with --task-type regression: the built-in tasks are classification tasks; for regression give --train FILE --dev FILE [--test FILE]");
-        if (train is null || dev is null) throw new MlpKitException("--task-type regression needs both --train FILE and --dev FILE");
-        return TaskFileReader.LoadRegressionTask(train, dev, test, columns);
-    }
-
-    static TextClassificationTask LoadTask(string? task, string? train, string? dev, string? test, TaskFileColumns columns)
+    static ITextTask LoadTask(string kind, string? task, string? train, string? dev, string? test, TaskFileColumns columns)
     {
         if (task is not null && (train is not null || dev is not null))
             throw new MlpKitException("--task and --train/--dev: give one or the other");
         if (task is not null)
         {
-            if (BuiltInTasks.IsBuiltIn(task)) return BuiltInTasks.Load(task);
+            if (BuiltInTasks.IsBuiltIn(task)) return BuiltInTasks.LoadAny(task);
             throw new MlpKitException($"--task {task}: unknown built-in task (known: {string.Join(", ", BuiltInTasks.Names)}); for your own data give --train FILE --dev FILE [--test FILE]");
         }
-        if (train is null || dev is null) throw new MlpKitException("give --task NAME or both --train FILE and --dev FILE");
-        return TaskFileReader.LoadTask(train, dev, test, columns);
+        if (train is null || dev is null)
+            throw new MlpKitException(kind == "regression" ? "--task-type regression needs --task NAME or both --train FILE and --dev FILE" : "give --task NAME or both --train FILE and --dev FILE");
+        return kind == "regression" ? TaskFileReader.LoadRegressionTask(train, dev, test, columns) : TaskFileReader.LoadTask(train, dev, test, columns);
     }
 }

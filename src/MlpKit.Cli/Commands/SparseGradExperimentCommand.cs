@@ -17,11 +17,11 @@ public static class SparseGradExperimentCommand
     public static Command Create()
     {
         var model = new Option<string>("--model", "-m") { Description = "use-lite, or an encoder model directory", DefaultValueFactory = _ => "use-lite" };
-        var tasks = new Option<string>("--tasks") { Description = $"Comma-separated built-in tasks ({string.Join(", ", BuiltInTasks.Names)})", DefaultValueFactory = _ => "spam,wordnet45" };
+        var tasks = new Option<string>("--tasks", "--task") { Description = $"Comma-separated built-in tasks ({string.Join(", ", BuiltInTasks.Names)}; sotu-year is regression: Pearson and Spearman)", DefaultValueFactory = _ => "spam,wordnet45" };
         var train = new Option<string?>("--train") { Description = "A user task instead of --tasks: training file (TSV, CSV or JSONL with named columns)" };
         var dev = new Option<string?>("--dev") { Description = "User task dev file" };
         var test = new Option<string?>("--test") { Description = "User task test file (default: the dev file)" };
-        var methods = new Option<string>("--methods") { Description = $"Comma-separated methods ({string.Join(", ", FineTuneMethods.Names)})", DefaultValueFactory = _ => "full,lora,meprop,sparsegrad" };
+        var methods = new Option<string>("--methods") { Description = $"Comma-separated methods ({string.Join(", ", FineTuneMethods.Names)}; fusion+sparsegrad keeps --density on its fused MLPs)", DefaultValueFactory = _ => "full,lora,meprop,sparsegrad" };
         var seeds = new Option<int>("--seeds") { Description = "Seeds per task and method (seed, seed+1, ...; --seed sets the first)", DefaultValueFactory = _ => 3 };
         var density = new Option<double>("--density") { Description = "SparseGrad density; fixes the memory budget LoRA and MeProp are matched to", DefaultValueFactory = _ => 0.01 };
         var maxTrain = new Option<int?>("--max-train") { Description = "Training examples per run (seeded subsample)" };
@@ -42,7 +42,7 @@ public static class SparseGradExperimentCommand
         CliRun.SetAction(command, ctx =>
         {
             ctx.InitTorch();
-            var taskList = new List<TextClassificationTask>();
+            var taskList = new List<ITextTask>();
             var trainFile = ctx.GetOrNull(train);
             if (trainFile is not null || ctx.GetOrNull(dev) is not null)
             {
@@ -56,7 +56,7 @@ public static class SparseGradExperimentCommand
                 {
                     if (!BuiltInTasks.IsBuiltIn(name))
                         throw new MlpKitException($"--tasks {name}: unknown built-in task (known: {string.Join(", ", BuiltInTasks.Names)}); for your own data give --train FILE --dev FILE");
-                    taskList.Add(BuiltInTasks.Load(name));
+                    taskList.Add(BuiltInTasks.LoadAny(name));
                 }
             }
             var lrs = new Dictionary<string, double>(StringComparer.Ordinal);

@@ -23,6 +23,7 @@ public static class TrainLmCommand
         var layers = new Option<int>("--layers") { Description = "Transformer layers", DefaultValueFactory = _ => d.Layers };
         var dModel = new Option<long>("--d-model") { Description = "Residual width", DefaultValueFactory = _ => d.DModel };
         var heads = new Option<int>("--heads") { Description = "Attention heads", DefaultValueFactory = _ => d.Heads };
+        var attention = new Option<string>("--attention") { Description = "rope (RoPE, random training windows) or xl (Transformer-XL relative attention with one cached segment: --batch parallel lanes of consecutive segments, memory carried in training and evaluation)", DefaultValueFactory = _ => d.Attention };
         var context = new Option<long>("--context") { Description = "Context length T (tokens per training window)", DefaultValueFactory = _ => d.Context };
         var batch = new Option<int>("--batch") { Description = "Windows per step", DefaultValueFactory = _ => d.Batch };
         var steps = new Option<long>("--steps") { Description = "Optimizer steps", DefaultValueFactory = _ => d.Steps };
@@ -35,7 +36,7 @@ public static class TrainLmCommand
         var resume = new Option<bool>("--resume") { Description = "Continue RUN exactly from its checkpoint with its saved config" };
         var command = new Command("train-lm", "Train a pre-LN decoder-only language model with any feed-forward variant (Ctrl+C saves a checkpoint)")
         {
-            data, tokenizer, ffn, experts, expertSize, k, paramsEqual, dff, selection, gamma, expertDropout, layers, dModel, heads, context,
+            data, tokenizer, ffn, experts, expertSize, k, paramsEqual, dff, selection, gamma, expertDropout, layers, dModel, heads, attention, context,
             batch, steps, lr, warmup, evalEvery, evalTokens, ckptEvery, output, resume,
         };
         CliRun.SetAction(command, ctx =>
@@ -45,7 +46,7 @@ public static class TrainLmCommand
                 Data = ctx.Get(data), Tokenizer = ctx.Get(tokenizer), Ffn = ctx.Get(ffn), Experts = ctx.Get(experts),
                 ExpertSize = ctx.Get(expertSize), K = ctx.Get(k), ParamsEqual = ctx.Get(paramsEqual), DFf = ctx.Get(dff), Selection = ctx.GetOrNull(selection),
                 Gamma = ctx.Get(gamma), ExpertDropout = ctx.Get(expertDropout), Layers = ctx.Get(layers), DModel = ctx.Get(dModel),
-                Heads = ctx.Get(heads), Context = ctx.Get(context), Batch = ctx.Get(batch), Steps = ctx.Get(steps), Lr = ctx.Get(lr),
+                Heads = ctx.Get(heads), Attention = ctx.Get(attention), Context = ctx.Get(context), Batch = ctx.Get(batch), Steps = ctx.Get(steps), Lr = ctx.Get(lr),
                 Warmup = ctx.Get(warmup), EvalEvery = ctx.Get(evalEvery), EvalTokens = ctx.Get(evalTokens),
                 CheckpointEvery = ctx.Get(ckptEvery), Seed = ctx.Seed,
             };

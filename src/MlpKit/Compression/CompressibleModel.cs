@@ -44,6 +44,17 @@ public sealed class CompressibleModel : IDisposable
     };
 
     /// <summary>
+    /// Wraps a model that is already loaded (fine-tuning compresses the encoder it then trains). Disposing the
+    /// wrapper disposes the model, so a caller that keeps the model simply does not dispose the wrapper.
+    /// </summary>
+    public static CompressibleModel Wrap(string source, ITransformerModel model) =>
+        model is UseLiteModel use ? new CompressibleModel(source, null, use) : new CompressibleModel(source, model, null);
+
+    /// <summary>A batch from token ids the caller's own tokenizer produced (an empty sequence becomes one id 0).</summary>
+    public static ModelBatch FromTokenIds(IEnumerable<int[]> sequences) =>
+        FromSequences(sequences.Select(s => s.Length == 0 ? new[] { 0 } : s).ToList());
+
+    /// <summary>
     /// Examples from text lines. USE-Lite tokenizes them; zoo models (whose tokenizers live elsewhere) read each line
     /// as whitespace-separated token ids.
     /// </summary>

@@ -15,7 +15,7 @@ public sealed record TextClassificationTask(
     IReadOnlyList<string> LabelNames,
     IReadOnlyList<TextExample> Train,
     IReadOnlyList<TextExample> Dev,
-    IReadOnlyList<TextExample> Test)
+    IReadOnlyList<TextExample> Test) : ITextTask
 {
     public int NumClasses => LabelNames.Count;
 
@@ -38,6 +38,8 @@ public sealed record TextClassificationTask(
             Dev = Take(Dev, maxDev, seed + 1),
             Test = Take(Test, maxTest, seed + 2),
         };
+
+    ITextTask ITextTask.Subsample(int? maxTrain, int? maxDev, int? maxTest, int seed) => Subsample(maxTrain, maxDev, maxTest, seed);
 
     /// <summary>Examples per class in a split.</summary>
     public int[] ClassCounts(DataSplit split)

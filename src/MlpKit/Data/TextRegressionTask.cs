@@ -8,7 +8,7 @@ public sealed record TextRegressionTask(
     string Name,
     IReadOnlyList<TextExample> Train,
     IReadOnlyList<TextExample> Dev,
-    IReadOnlyList<TextExample> Test)
+    IReadOnlyList<TextExample> Test) : ITextTask
 {
     /// <summary>A smaller copy drawn by the same seeded shuffle as <see cref="TextClassificationTask.Subsample"/>.</summary>
     public TextRegressionTask Subsample(int? maxTrain, int? maxDev = null, int? maxTest = null, int seed = 0) =>
@@ -18,6 +18,8 @@ public sealed record TextRegressionTask(
             Dev = TextClassificationTask.Take(Dev, maxDev, seed + 1),
             Test = TextClassificationTask.Take(Test, maxTest, seed + 2),
         };
+
+    ITextTask ITextTask.Subsample(int? maxTrain, int? maxDev, int? maxTest, int seed) => Subsample(maxTrain, maxDev, maxTest, seed);
 
     public override string ToString() => $"{Name}: regression, train {Train.Count}, dev {Dev.Count}, test {Test.Count}";
 }

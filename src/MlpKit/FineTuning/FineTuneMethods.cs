@@ -1,4 +1,5 @@
 using MlpKit.FineTuning.Full;
+using MlpKit.FineTuning.FusionSparseGrad;
 using MlpKit.FineTuning.Lora;
 using MlpKit.FineTuning.MeProp;
 using MlpKit.FineTuning.SparseGrad;
@@ -14,6 +15,7 @@ public static class FineTuneMethods
         ["lora"] = o => new LoraInjector(LoraConfig.From(o)),
         ["meprop"] = o => new MePropInjector(MePropConfig.From(o)),
         ["sparsegrad"] = o => new SparseGradInjector(SparseGradConfig.From(o)),
+        [FusionSparseGradConfig.MethodName] = o => new FusionSparseGradMethod(FusionSparseGradConfig.From(o)),
     };
 
     public static IReadOnlyList<string> Names => Registry.Keys.ToList();

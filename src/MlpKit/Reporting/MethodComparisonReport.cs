@@ -8,9 +8,12 @@ using ScottPlot;
 
 namespace MlpKit.Reporting;
 
-/// <summary>Mean and sample standard deviation over seeds of one (task, method) cell.</summary>
-public sealed record MethodSummary(string Task, string Method, int Runs,
-    double AccuracyMean, double AccuracyStd, double MacroF1Mean, double MacroF1Std,
+/// <summary>
+/// Mean and sample standard deviation over seeds of one (task, method) cell: the task's main metric (accuracy, or
+/// pearson for regression) and the one beside it (macro_f1, or spearman).
+/// </summary>
+public sealed record MethodSummary(string Task, string Method, int Runs, string Metric, string SecondMetric,
+    double ScoreMean, double ScoreStd, double SecondMean, double SecondStd,
     double FirstLossMean, double LastLossMean, long TrainableParameters, long OptimizerStateBytes,
     long MlpOptimizerStateBytes, long? PeakRssBytes, double SecondsMean, IReadOnlyDictionary<string, string> Options);
 
@@ -26,11 +29,11 @@ public static class MethodComparisonReport
             .Select(g =>
             {
                 var rs = g.ToList();
-                var (am, asd) = MeanStd(rs.Select(r => r.TestAccuracy));
-                var (fm, fsd) = MeanStd(rs.Select(r => r.TestMacroF1));
+                var (am, asd) = MeanStd(rs.Select(r => r.TestScore));
+                var (fm, fsd) = MeanStd(rs.Select(r => r.TestSecond));
                 var first = rs.Where(r => r.FirstTrainLoss.HasValue).Select(r => r.FirstTrainLoss!.Value).ToList();
                 var peaks = rs.Where(r => r.PeakRssBytes.HasValue).Select(r => r.PeakRssBytes!.Value).ToList();
-                return new MethodSummary(g.Key.Task, g.Key.Method, rs.Count, am, asd, fm, fsd,
+                return new MethodSummary(g.Key.Task, g.Key.Method, rs.Count, rs[0].Metric, rs[0].SecondMetric, am, asd, fm, fsd,
                     first.Count > 0 ? first.Average() : double.NaN, rs.Average(r => r.LastTrainLoss),
                     rs.Max(r => r.TrainableParameters), rs.Max(r => r.OptimizerStateBytes), rs.Max(r => r.MlpOptimizerStateBytes),
                     peaks.Count > 0 ? peaks.Max() : null, rs.Average(r => r.TrainSeconds), rs[0].Options);
@@ -58,6 +61,15 @@ public static class MethodComparisonReport
 
     static string F(double v, string fmt = "F4") => double.IsFinite(v) ? v.ToString(fmt, CultureInfo.InvariantCulture) : "-";
     static string MiB(long? b) => b is { } x ? (x / 1048576.0).ToString("F2", CultureInfo.InvariantCulture) : "-";
+    /// <summary>How a metric key reads in the table and the plot.</summary>
+    public static string Display(string metric) => metric switch
+    {
+        "macro_f1" => "macro-F1",
+        "pearson" => "Pearson",
+        "spearman" => "Spearman",
+        _ => metric,
+    };
+
     static string Opts(IReadOnlyDictionary<string, string> o) => o.Count == 0 ? "-" : string.Join(", ", o.Select(kv => $"{kv.Key}={kv.Value}"));
 
     public static string Markdown(MemoryBudget budget, IReadOnlyList<MethodSummary> summary, string command)
@@ -67,11 +79,16 @@ public static class MethodComparisonReport
         sb.AppendLine($"Command: `{command}`").AppendLine();
         sb.AppendLine(CultureInfo.InvariantCulture, $"Budget: SparseGrad density {budget.Density} trains {budget.SparseGradEntries:N0} MLP entries; " +
                       $"LoRA rank {budget.LoraRank} trains {budget.LoraEntries:N0} ({budget.LoraPerRank:N0} per rank); MeProp keep {budget.MePropKeep} of each output-gradient row.").AppendLine();
-        sb.AppendLine("| task | method | options | runs | test accuracy | test macro-F1 | train loss first → last | trainable params | optimizer state MiB (MLP part) | peak RSS MiB | train s |");
+        // One metric pair for the whole table names the columns; a mix (classification and regression tasks) names
+        // the metric in each cell.
+        var oneKind = summary.Select(s => (s.Metric, s.SecondMetric)).Distinct().Count() <= 1;
+        var (m1, m2) = oneKind && summary.Count > 0 ? (Display(summary[0].Metric), Display(summary[0].SecondMetric)) : ("metric", "second metric");
+        string Cell(string metric, double mean, double std) => (oneKind ? "" : Display(metric) + " ") + $"{F(mean)} ± {F(std)}";
+        sb.AppendLine($"| task | method | options | runs | test {m1} | test {m2} | train loss first → last | trainable params | optimizer state MiB (MLP part) | peak RSS MiB | train s |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var s in summary)
             sb.AppendLine(CultureInfo.InvariantCulture,
-                $"| {s.Task} | {s.Method} | {Opts(s.Options)} | {s.Runs} | {F(s.AccuracyMean)} ± {F(s.AccuracyStd)} | {F(s.MacroF1Mean)} ± {F(s.MacroF1Std)} | " +
+                $"| {s.Task} | {s.Method} | {Opts(s.Options)} | {s.Runs} | {Cell(s.Metric, s.ScoreMean, s.ScoreStd)} | {Cell(s.SecondMetric, s.SecondMean, s.SecondStd)} | " +
                 $"{F(s.FirstLossMean, "F3")} → {F(s.LastLossMean, "F3")} | {s.TrainableParameters:N0} | {MiB(s.OptimizerStateBytes)} ({MiB(s.MlpOptimizerStateBytes)}) | {MiB(s.PeakRssBytes)} | {F(s.SecondsMean, "F1")} |");
         return sb.ToString();
     }
@@ -91,8 +108,9 @@ public static class MethodComparisonReport
             ["summary"] = new JsonArray(summary.Select(s => (JsonNode)new JsonObject
             {
                 ["task"] = s.Task, ["method"] = s.Method, ["options"] = O(s.Options), ["runs"] = s.Runs,
-                ["test_accuracy_mean"] = N(s.AccuracyMean), ["test_accuracy_std"] = N(s.AccuracyStd),
-                ["test_macro_f1_mean"] = N(s.MacroF1Mean), ["test_macro_f1_std"] = N(s.MacroF1Std),
+                ["metric"] = s.Metric, ["second_metric"] = s.SecondMetric,
+                [$"test_{s.Metric}_mean"] = N(s.ScoreMean), [$"test_{s.Metric}_std"] = N(s.ScoreStd),
+                [$"test_{s.SecondMetric}_mean"] = N(s.SecondMean), [$"test_{s.SecondMetric}_std"] = N(s.SecondStd),
                 ["first_train_loss_mean"] = N(s.FirstLossMean), ["last_train_loss_mean"] = N(s.LastLossMean),
                 ["trainable_parameters"] = s.TrainableParameters, ["optimizer_state_bytes"] = s.OptimizerStateBytes,
                 ["mlp_optimizer_state_bytes"] = s.MlpOptimizerStateBytes, ["peak_rss_bytes"] = s.PeakRssBytes,
@@ -101,7 +119,7 @@ public static class MethodComparisonReport
             ["runs"] = new JsonArray(runs.Select(r => (JsonNode)new JsonObject
             {
                 ["task"] = r.Task, ["method"] = r.Method, ["seed"] = r.Seed, ["options"] = O(r.Options),
-                ["dev_accuracy"] = N(r.DevAccuracy), ["test_accuracy"] = N(r.TestAccuracy), ["test_macro_f1"] = N(r.TestMacroF1),
+                [$"dev_{r.Metric}"] = N(r.DevScore), [$"test_{r.Metric}"] = N(r.TestScore), [$"test_{r.SecondMetric}"] = N(r.TestSecond),
                 ["first_train_loss"] = r.FirstTrainLoss is { } f ? N(f) : null, ["last_train_loss"] = N(r.LastTrainLoss),
                 ["trainable_parameters"] = r.TrainableParameters, ["optimizer_state_bytes"] = r.OptimizerStateBytes,
                 ["mlp_optimizer_state_bytes"] = r.MlpOptimizerStateBytes, ["gradient_bytes"] = r.GradientBytes,
@@ -110,7 +128,7 @@ public static class MethodComparisonReport
         };
     }
 
-    /// <summary>Grouped bars: one group per task and metric (accuracy, macro-F1), one bar per method, ± std as error bars.</summary>
+    /// <summary>Grouped bars: one group per task and metric (accuracy and macro-F1, or Pearson and Spearman), one bar per method, ± std as error bars.</summary>
     static byte[] Plot(IReadOnlyList<MethodSummary> summary)
     {
         var plt = new Plot();
@@ -122,15 +140,17 @@ public static class MethodComparisonReport
         var ticks = new List<Tick>();
         double x = 0;
         foreach (var task in tasks)
-            foreach (var metric in new[] { "accuracy", "macro-F1" })
+            foreach (var second in new[] { false, true })
             {
+                var first = summary.First(v => v.Task == task);
+                var metric = Display(second ? first.SecondMetric : first.Metric);
                 var start = x;
                 for (var i = 0; i < methods.Count; i++)
                 {
                     var s = summary.FirstOrDefault(v => v.Task == task && v.Method == methods[i]);
                     if (s is not null)
                     {
-                        var (mean, std) = metric == "accuracy" ? (s.AccuracyMean, s.AccuracyStd) : (s.MacroF1Mean, s.MacroF1Std);
+                        var (mean, std) = second ? (s.SecondMean, s.SecondStd) : (s.ScoreMean, s.ScoreStd);
                         bars.Add(new Bar { Position = x, Value = double.IsFinite(mean) ? mean : 0, Error = double.IsFinite(std) ? std : 0, FillColor = palette.GetColor(i) });
                     }
                     x += 1;
@@ -144,7 +164,8 @@ public static class MethodComparisonReport
             plt.Legend.ManualItems.Add(new LegendItem { LabelText = methods[i], FillColor = palette.GetColor(i) });
         plt.ShowLegend(Alignment.LowerRight);
         plt.YLabel("test score");
-        plt.Axes.SetLimitsY(0, 1.05);
+        // A correlation can be negative; accuracies and correlations both stay below 1.
+        plt.Axes.SetLimitsY(Math.Min(0, bars.Count == 0 ? 0 : bars.Min(b => b.Value - b.Error) - 0.05), 1.05);
         return plt.GetImageBytes(900, 520, ImageFormat.Png);
     }
 }

@@ -154,4 +154,16 @@ public static class TokenizerFiles
     }
 
     static void WriteAtomically(string path, byte[] bytes) => AtomicFile.WriteAllBytes(path, bytes);
+
+    /// <summary>The tokenizer files a zoo model folder may carry; a checkpoint written from it keeps them, so it is usable on its own.</summary>
+    public static readonly string[] Names = ["vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
+
+    /// <summary>Copies the tokenizer files present in <paramref name="fromDir"/> and absent from <paramref name="toDir"/>.</summary>
+    public static void Copy(string fromDir, string toDir)
+    {
+        if (Path.GetFullPath(fromDir) == Path.GetFullPath(toDir)) return;
+        foreach (var file in Names)
+            if (File.Exists(Path.Combine(fromDir, file)) && !File.Exists(Path.Combine(toDir, file)))
+                File.Copy(Path.Combine(fromDir, file), Path.Combine(toDir, file));
+    }
 }

@@ -23,6 +23,24 @@ public interface ITrainingTaskStepMetrics
     IEnumerable<KeyValuePair<string, object?>> StepMetrics();
 }
 
+/// <summary>
+/// Optional: a task whose examples must be taken in order and which carries state from one batch to the next (a
+/// recurrent memory over consecutive segments). The trainer then walks examples 0, 1, 2, … every epoch instead of a
+/// shuffled order, so its checkpointed (epoch, batch) position is the task's position, and it saves
+/// <see cref="SaveState"/> in every checkpoint and hands it back through <see cref="LoadState"/> on resume.
+/// </summary>
+public interface ISequentialTrainingTask
+{
+    /// <summary>False: the trainer shuffles as for any task (a pass-through wrapper may say so).</summary>
+    bool InOrder { get; }
+
+    /// <summary>The state to checkpoint after the last <see cref="ITrainingTask.Loss"/> (may be empty).</summary>
+    IReadOnlyDictionary<string, Tensor> SaveState();
+
+    /// <summary>Restores what <see cref="SaveState"/> returned (empty when the checkpoint holds none).</summary>
+    void LoadState(IReadOnlyDictionary<string, Tensor> state);
+}
+
 /// <summary>A dev evaluation: the primary metric decides the best checkpoint and early stopping.</summary>
 public sealed record EvalResult(string Metric, double Value, bool HigherIsBetter = true, double? Loss = null,
     IReadOnlyDictionary<string, double>? Extra = null)

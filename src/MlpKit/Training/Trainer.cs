@@ -59,6 +59,7 @@ public sealed class Trainer
             Adapter = _method.Inject(_model, new FineTuneContext { ResumeState = TrainerCheckpoint.ReadAdapter(resumeDir) });
             TrainerCheckpoint.LoadModel(resumeDir, _model);
             Adapter.LoadStateTensors(TrainerCheckpoint.ReadAdapter(resumeDir));
+            if (Sequential is { } seq) seq.LoadState(TrainerCheckpoint.ReadTaskState(resumeDir));
         }
         else
         {
@@ -201,13 +202,20 @@ public sealed class Trainer
             Best = state.Best, BestStep = state.BestStep, BadEvals = state.BadEvals, Method = state.Method, Seed = state.Seed,
             RngState = state.RngState, SecondsBefore = state.SecondsBefore + clock.Elapsed.TotalSeconds,
         };
-        TrainerCheckpoint.Save(CheckpointDir!, _model, adapter, optimizer, snapshot);
+        TrainerCheckpoint.Save(CheckpointDir!, _model, adapter, optimizer, snapshot, Sequential?.SaveState());
     }
 
-    /// <summary>The order of epoch e: a Fisher-Yates shuffle seeded by (seed, e), so a position is two integers.</summary>
+    /// <summary>The task when it keeps state between batches; null for ordinary tasks.</summary>
+    ISequentialTrainingTask? Sequential => _task is ISequentialTrainingTask { InOrder: true } s ? s : null;
+
+    /// <summary>
+    /// The order of epoch e: a Fisher-Yates shuffle seeded by (seed, e), so a position is two integers; the identity
+    /// for a sequential task.
+    /// </summary>
     int[] Permutation(int epoch)
     {
         var p = Enumerable.Range(0, _task.TrainCount).ToArray();
+        if (Sequential is not null) return p;
         var rng = new Random(unchecked((int)(_o.Seed * 1_000_003 + epoch * 7919 + 17)));
         for (var i = p.Length - 1; i > 0; i--)
         {

@@ -26,7 +26,8 @@ public sealed class TrainerState
 
 /// <summary>
 /// A checkpoint folder: model.safetensors (the model's state dict), adapter.safetensors (the method's
-/// own tensors), optimizer.bin (dense AdamW state) and trainer.json. Every file is written atomically
+/// own tensors), optimizer.bin (dense AdamW state), trainer.json and, for a sequential task, task.safetensors
+/// (its state between batches). Every file is written atomically
 /// into a fresh folder, which then replaces the previous one by two renames; if a crash falls between
 /// them, the ".old" folder is still complete and <see cref="Resolve"/> finds it.
 /// </summary>
@@ -36,8 +37,10 @@ public static class TrainerCheckpoint
     public const string AdapterFile = "adapter.safetensors";
     public const string OptimizerFile = "optimizer.bin";
     public const string StateFile = "trainer.json";
+    public const string TaskStateFile = "task.safetensors";
 
-    public static void Save(string dir, nn.Module model, IFineTuneAdapter adapter, OptimizerHelper? optimizer, TrainerState? state)
+    public static void Save(string dir, nn.Module model, IFineTuneAdapter adapter, OptimizerHelper? optimizer, TrainerState? state,
+        IReadOnlyDictionary<string, Tensor>? taskState = null)
     {
         var full = Path.GetFullPath(dir);
         var temp = full + ".tmp";
@@ -47,6 +50,8 @@ public static class TrainerCheckpoint
         SafeTensors.Save(Path.Combine(temp, AdapterFile), adapter.StateTensors().ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu()));
         if (optimizer is not null)
             AtomicFile.Write(Path.Combine(temp, OptimizerFile), s => { using var w = new BinaryWriter(s, System.Text.Encoding.UTF8, leaveOpen: true); optimizer.save_state_dict(w); });
+        if (taskState is not null)
+            SafeTensors.Save(Path.Combine(temp, TaskStateFile), taskState.ToDictionary(kv => kv.Key, kv => kv.Value.detach().cpu().contiguous()));
         if (state is not null)
             AtomicFile.WriteAllText(Path.Combine(temp, StateFile), JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
         var old = full + ".old";
@@ -78,6 +83,13 @@ public static class TrainerCheckpoint
     }
 
     public static Dictionary<string, Tensor> ReadAdapter(string dir) => SafeTensors.Load(Path.Combine(dir, AdapterFile));
+
+    /// <summary>A sequential task's saved state; empty when the checkpoint holds none.</summary>
+    public static Dictionary<string, Tensor> ReadTaskState(string dir)
+    {
+        var path = Path.Combine(dir, TaskStateFile);
+        return File.Exists(path) ? SafeTensors.Load(path) : [];
+    }
 
     /// <summary>Copies a saved state dict into the live model; names and shapes must match exactly.</summary>
     public static void LoadModel(string dir, nn.Module model)

@@ -22,9 +22,9 @@ public class FineTuneMethodTests
     static int[] FirstBatch => Enumerable.Range(0, 16).ToArray();
 
     [Fact]
-    public void RegistryListsTheFourMethodsAndRejectsUnknownOnes()
+    public void RegistryListsTheMethodsAndRejectsUnknownOnes()
     {
-        Assert.Equal(new[] { "full", "lora", "meprop", "sparsegrad" }, FineTuneMethods.Names);
+        Assert.Equal(new[] { "full", "lora", "meprop", "sparsegrad", "fusion+sparsegrad" }, FineTuneMethods.Names);
         var e = Assert.Throws<MlpKitException>(() => FineTuneMethods.Create("adapterz"));
         Assert.Contains("adapterz", e.Message);
         var o = Assert.Throws<MlpKitException>(() => FineTuneMethods.Create("lora", new Dictionary<string, string> { ["rnak"] = "4" }));

@@ -14,7 +14,7 @@ public class RegressionFinetuneTests
     static readonly string[] Negative = ["bad", "awful", "boring"];
 
     /// <summary>Three sentiment words per row; the target is how many of them are positive (0 to 3).</summary>
-    static string WriteRows(string path, int n, Random rng)
+    internal static string WriteRows(string path, int n, Random rng)
     {
         var lines = new List<string> { "text\tlabel" };
         for (var i = 0; i < n; i++)

@@ -1,7 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MlpKit.Checkpoints;
 using MlpKit.Compression;
 using MlpKit.Data;
+using MlpKit.FineTuning.FusionSparseGrad;
 using MlpKit.Models;
 using MlpKit.Tokenizers;
 using MlpKit.Training;
@@ -9,16 +13,28 @@ using static TorchSharp.torch;
 
 namespace MlpKit.FineTuning.Experiments;
 
-/// <summary>One fine-tuning run: which model, data, method and trainer settings.</summary>
+/// <summary>
+/// One fine-tuning run: which model, data (a <see cref="TextClassificationTask"/> or a <see cref="TextRegressionTask"/>),
+/// method and trainer settings.
+/// </summary>
 public sealed record FineTuneRunSpec(
     string Model,
-    TextClassificationTask Data,
+    ITextTask Data,
     string Method,
     IReadOnlyDictionary<string, string> MethodOptions,
     TrainerOptions Trainer,
-    int MaxLength = 128);
+    int MaxLength = 128)
+{
+    /// <summary>How fused blocks (a fused checkpoint folder, or <c>fusion+sparsegrad</c>'s own compression) train.</summary>
+    public FusionScaleMode FusionScale { get; init; } = FusionScaleMode.Standalone;
 
-/// <summary>What a run measured: dev and test scores, the method's footprint, peak RSS and time.</summary>
+    /// <summary>Write OutDir/model (the merged encoder, its tokenizer files and cluster sizes) and OutDir/head.safetensors.</summary>
+    public bool Export { get; init; }
+
+    public bool IsRegression => Data is TextRegressionTask;
+}
+
+/// <summary>What a run measured: dev and test scores, the method's footprint, peak RSS and time, and metrics.json's content.</summary>
 public sealed record FineTuneRunResult(
     FineTuneRunSpec Spec,
     EvalResult Dev,
@@ -26,31 +42,80 @@ public sealed record FineTuneRunResult(
     TrainResult Train,
     MethodFootprint Footprint,
     long? PeakRssBytes,
-    double TotalSeconds);
+    double TotalSeconds)
+{
+    /// <summary>The in-process compression of a compressing method (<c>fusion+sparsegrad</c>), else null.</summary>
+    public CompressionOutcome? Compression { get; init; }
+
+    /// <summary>What OutDir/metrics.json holds.</summary>
+    public JsonObject Metrics { get; init; } = [];
+}
+
+/// <summary>A run stopped by its cancellation token; its checkpoint is saved and the same run with Resume continues it.</summary>
+public sealed class FineTuneInterruptedException(string method, long step, long total)
+    : OperationCanceledException($"{method} run interrupted at step {step}/{total}")
+{
+    public long Step { get; } = step;
+    public long TotalSteps { get; } = total;
+}
 
 /// <summary>
-/// The in-process core of sequence-classification fine-tuning (the steps `mlpkit finetune` performs,
-/// without exporting the merged model), so experiments can run many methods and seeds in one process.
+/// Sequence classification or regression fine-tuning, start to end: the one code path of `mlpkit finetune` and of
+/// `mlpkit experiment sparsegrad`, which runs many methods and seeds in one process. Loads the classifier (a fresh
+/// head on the encoder), restores the standalone cluster sizes of a fused model (or fuses it here for a compressing
+/// method), injects the method, trains, scores dev and test, measures the footprint and peak RSS, writes
+/// OutDir/metrics.json and, when asked, exports the merged model.
 /// </summary>
 public static class FineTuneRun
 {
-    public static FineTuneRunResult Run(FineTuneRunSpec spec, CancellationToken cancel = default)
+    public const string MetricsFile = "metrics.json";
+
+    /// <summary>Runs <paramref name="spec"/>; a started <paramref name="clock"/> counts the caller's setup (data loading) in total_seconds.</summary>
+    public static FineTuneRunResult Run(FineTuneRunSpec spec, CancellationToken cancel = default, Stopwatch? clock = null)
     {
-        var clock = Stopwatch.StartNew();
+        clock ??= Stopwatch.StartNew();
+        var classes = spec.Data switch
+        {
+            TextClassificationTask c => c.NumClasses,
+            TextRegressionTask => 1,   // one output: the predicted value
+            _ => throw new ArgumentException($"task {spec.Data.Name}: not a classification or regression task", nameof(spec)),
+        };
         // Runs share a process: the peak is reset so each one reports its own high-water mark.
         ProcessMemory.ResetPeak();
-        var (classifier, encoder, _) = LoadClassifier(spec.Model, spec.Data.NumClasses, spec.MaxLength, spec.Trainer.Seed);
-        using var module = classifier.Module;
-        var task = new ClassificationTrainingTask(classifier, spec.Data);
-        // A fused checkpoint trains as `mlpkit finetune` trains it by default: centroids with frozen cluster sizes.
-        var counts = Directory.Exists(spec.Model) ? FusionCounts.Load(spec.Model) : new Dictionary<string, Tensor>();
-        using var scales = counts.Count > 0
-            ? StandaloneScales.Attach(encoder.Module, counts, Path.Combine(spec.Model, FusionCounts.FileName))
-            : null;
         var method = FineTuneMethods.Create(spec.Method, spec.MethodOptions);
+        // The head is the only freshly initialised part: seeding first makes a resumed run rebuild it identically.
+        var (classifier, encoder, tokenizerDir) = LoadClassifier(spec.Model, classes, spec.MaxLength, spec.Trainer.Seed);
+        using var module = classifier.Module;
+        ITrainingTask task;
+        Func<EvalResult> evaluateTest;
+        if (spec.Data is TextClassificationTask cls) { var c = new ClassificationTrainingTask(classifier, cls); task = c; evaluateTest = c.EvaluateTest; }
+        else { var r = new RegressionTrainingTask(classifier, (TextRegressionTask)spec.Data); task = r; evaluateTest = r.EvaluateTest; }
+
+        var counts = Directory.Exists(spec.Model) ? FusionCounts.Load(spec.Model) : new Dictionary<string, Tensor>();
+        var countsSource = Path.Combine(spec.Model, FusionCounts.FileName);
+        CompressionOutcome? compression = null;
+        long? compressionPeak = null;
+        if (method is ICompressingMethod compressing)
+        {
+            if (counts.Count > 0)
+                throw new MlpKitException($"--model {spec.Model}: already fused ({FusionCounts.FileName}); fine-tune it with --method sparsegrad, or give {spec.Method} the uncompressed model");
+            // Deterministic under the seed, so a resumed run rebuilds the same blocks before its checkpoint is loaded.
+            compression = compressing.Compress(CompressibleModel.Wrap(spec.Model, encoder),
+                CalibrationBatch(encoder, tokenizerDir, spec.Data.Train, spec.MaxLength, compressing.CalibrationSamples, spec.Trainer.Seed), spec.Trainer.Seed);
+            counts = compression.Counts;
+            countsSource = $"{spec.Method} compression";
+            // Training is then measured on its own, comparable with a run on a fused checkpoint.
+            compressionPeak = ProcessMemory.PeakRssBytes();
+            ProcessMemory.ResetPeak();
+        }
+        // Attached before the method is injected, so the optimizer and any adapter see W̄2 as Down's weight.
+        using var scales = counts.Count > 0 && spec.FusionScale == FusionScaleMode.Standalone
+            ? StandaloneScales.Attach(encoder.Module, counts, countsSource)
+            : null;
+
         var trainer = new Trainer(classifier.Module, method, task, spec.Trainer);
         var result = trainer.Run(cancel);
-        if (result.Interrupted) throw new OperationCanceledException($"{spec.Method} run interrupted at step {result.Steps}");
+        if (result.Interrupted) throw new FineTuneInterruptedException(spec.Method, result.Steps, result.TotalSteps);
         using var adapter = trainer.Adapter!;
         var footprint = adapter.Footprint();
         classifier.Module.eval();
@@ -58,9 +123,94 @@ public static class FineTuneRun
         using (no_grad())
         {
             dev = task.Evaluate();
-            test = task.EvaluateTest();
+            test = evaluateTest();
         }
-        return new FineTuneRunResult(spec, dev, test, result, footprint, ProcessMemory.PeakRssBytes(), clock.Elapsed.TotalSeconds);
+
+        if (spec.Export)
+        {
+            var run = spec.Trainer.OutDir ?? throw new ArgumentException("an exported run needs Trainer.OutDir", nameof(spec));
+            // The adapter's change lands on W̄2 first; folding n afterwards gives the plain checkpoint's Down = W̄2·diag(n).
+            adapter.Merge();
+            scales?.Fold();
+            var merged = Path.Combine(run, "model");
+            if (encoder is MlpKit.Models.UseLite.UseLiteModel use) use.Save(merged);
+            else ModelZoo.Save(encoder, merged);
+            // The merged model is still fused: keeping its cluster sizes lets a later finetune or ntk run use them.
+            if (counts.Count > 0) FusionCounts.Save(merged, counts);
+            // The merged model keeps the tokenizer it was trained with, so RUN/model is usable on its own.
+            if (tokenizerDir is not null) TokenizerFiles.Copy(tokenizerDir, merged);
+            SafeTensors.Save(Path.Combine(run, "head.safetensors"), new Dictionary<string, Tensor>
+            {
+                ["weight"] = classifier.Head.weight!.detach(),
+                ["bias"] = classifier.Head.bias!.detach(),
+            }, spec.Data is TextClassificationTask labelled
+                ? new Dictionary<string, string> { ["labels"] = string.Join("\n", labelled.LabelNames) }
+                : new Dictionary<string, string> { ["task_type"] = "regression" });
+        }
+
+        var peak = ProcessMemory.PeakRssBytes();
+        var metrics = new JsonObject
+        {
+            ["task"] = spec.Data.Name,
+            ["task_type"] = spec.IsRegression ? "regression" : "classification",
+            ["method"] = spec.Method,
+            ["method_options"] = new JsonObject(spec.MethodOptions.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+            ["classes"] = spec.Data is TextClassificationTask k ? k.NumClasses : null,
+            ["train_examples"] = spec.Data.Train.Count,
+            ["dev"] = Score(dev),
+            ["test"] = Score(test),
+            ["steps"] = result.Steps,
+            ["best_step"] = result.BestStep,
+            ["stopped_early"] = result.StoppedEarly,
+            ["trainable_parameters"] = footprint.TrainableParameters,
+            ["optimizer_state_bytes"] = footprint.OptimizerStateBytes,
+            ["gradient_bytes"] = footprint.GradientBytes,
+            ["mlp_optimizer_state_bytes"] = footprint.MlpOptimizerStateBytes,
+            ["method_extra_bytes"] = footprint.ExtraBytes,
+            ["peak_rss_bytes"] = peak,
+            ["train_seconds"] = result.Seconds,
+            ["total_seconds"] = clock.Elapsed.TotalSeconds,
+            ["examples_per_second"] = result.ExamplesPerSecond,
+            ["seed"] = spec.Trainer.Seed,
+            ["fusion_scale"] = counts.Count > 0 ? StandaloneScales.ModeNames[(int)spec.FusionScale] : null,
+        };
+        if (compression is not null)
+        {
+            var c = compression.ToJson();
+            c["peak_rss_bytes"] = compressionPeak;
+            metrics["compression"] = c;
+        }
+        if (spec.Trainer.OutDir is { } outDir)
+        {
+            Directory.CreateDirectory(outDir);
+            AtomicFile.WriteAllText(Path.Combine(outDir, MetricsFile), metrics.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        }
+        return new FineTuneRunResult(spec, dev, test, result, footprint, peak, clock.Elapsed.TotalSeconds)
+        {
+            Compression = compression,
+            Metrics = metrics,
+        };
+    }
+
+    static JsonObject Score(EvalResult r)
+    {
+        var o = new JsonObject { [r.Metric] = double.IsNaN(r.Value) ? null : r.Value, ["loss"] = r.Loss is { } l && double.IsFinite(l) ? l : null };
+        foreach (var (k, v) in r.Extra ?? new Dictionary<string, double>()) o[k] = double.IsFinite(v) ? v : null;
+        return o;
+    }
+
+    /// <summary>
+    /// A seeded sample of the training texts in the form the encoder reads: USE-Lite tokenises text (a pair joined
+    /// as the classifier joins it), a zoo encoder gets its own tokenizer's ids, truncated as in training.
+    /// </summary>
+    static ModelBatch CalibrationBatch(ITransformerModel encoder, string? tokenizerDir, IReadOnlyList<TextExample> train, int maxLength, int count, long seed)
+    {
+        var sample = TextClassificationTask.Take(train, count, (int)(seed & 0x7FFFFFFF));
+        if (sample.Count == 0) throw new MlpKitException("calibration: the training set is empty");
+        if (encoder is MlpKit.Models.UseLite.UseLiteModel use)
+            return CompressibleModel.FromTokenIds(sample.Select(e => use.Tokenize(e.TextPair is null ? e.Text : e.Text + " " + e.TextPair)));
+        var tokenizer = TokenizerFactory.Load(tokenizerDir ?? throw new MlpKitException("calibration: the encoder has no tokenizer folder"));
+        return CompressibleModel.FromTokenIds(sample.Select(e => tokenizer.EncodePair(e.Text, e.TextPair, maxLength).Ids));
     }
 
     /// <summary>

@@ -35,10 +35,13 @@ public sealed record MemoryBudget(double Density, long SparseGradEntries, long L
         return new MemoryBudget(density, entries, perRank, rank, density);
     }
 
-    /// <summary>The method options that realise the budget for each method (full takes none).</summary>
+    /// <summary>
+    /// The method options that realise the budget for each method (full takes none). fusion+sparsegrad keeps the
+    /// density, so it trains the same fraction of its smaller MLP weights: less memory than the budget, by design.
+    /// </summary>
     public IReadOnlyDictionary<string, string> OptionsFor(string method) => method switch
     {
-        "sparsegrad" => new Dictionary<string, string> { ["density"] = Density.ToString("R", CultureInfo.InvariantCulture) },
+        "sparsegrad" or FusionSparseGrad.FusionSparseGradConfig.MethodName => new Dictionary<string, string> { ["density"] = Density.ToString("R", CultureInfo.InvariantCulture) },
         "lora" => new Dictionary<string, string> { ["rank"] = LoraRank.ToString(CultureInfo.InvariantCulture) },
         "meprop" => new Dictionary<string, string> { ["keep"] = MePropKeep.ToString("R", CultureInfo.InvariantCulture) },
         _ => new Dictionary<string, string>(),

@@ -7,7 +7,7 @@ namespace MlpKit.FineTuning.Experiments;
 public sealed record SparseGradExperimentOptions
 {
     public string Model { get; init; } = "use-lite";
-    public IReadOnlyList<TextClassificationTask> Tasks { get; init; } = [];
+    public IReadOnlyList<ITextTask> Tasks { get; init; } = [];
     public IReadOnlyList<string> Methods { get; init; } = ["full", "lora", "meprop", "sparsegrad"];
     public int Seeds { get; init; } = 3;
     public long BaseSeed { get; init; } = 42;
@@ -27,9 +27,12 @@ public sealed record SparseGradExperimentOptions
     public double LearningRateFor(string method) => MethodLearningRates.TryGetValue(method, out var lr) ? lr : LearningRate;
 }
 
-/// <summary>One run's measurements, flattened for the table and the JSON.</summary>
+/// <summary>
+/// One run's measurements, flattened for the table and the JSON. <see cref="Metric"/> is the task's main metric
+/// (accuracy, or pearson for regression) and <see cref="SecondMetric"/> the one beside it (macro_f1, or spearman).
+/// </summary>
 public sealed record ExperimentRun(string Task, string Method, long Seed, IReadOnlyDictionary<string, string> Options,
-    double DevAccuracy, double TestAccuracy, double TestMacroF1, double? FirstTrainLoss, double LastTrainLoss,
+    string Metric, string SecondMetric, double DevScore, double TestScore, double TestSecond, double? FirstTrainLoss, double LastTrainLoss,
     long TrainableParameters, long OptimizerStateBytes, long MlpOptimizerStateBytes, long GradientBytes,
     long? PeakRssBytes, double TrainSeconds, double TotalSeconds, long Steps);
 
@@ -60,7 +63,7 @@ public static class SparseGradExperiment
                 {
                     cancel.ThrowIfCancellationRequested();
                     var options = new Dictionary<string, string>(budget.OptionsFor(method), StringComparer.Ordinal);
-                    if (method == "sparsegrad") options["calibration-steps"] = o.CalibrationSteps.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    if (method is "sparsegrad" or FusionSparseGrad.FusionSparseGradConfig.MethodName) options["calibration-steps"] = o.CalibrationSteps.ToString(System.Globalization.CultureInfo.InvariantCulture);
                     var runDir = Path.Combine(o.OutDir, "runs", Safe(data.Name), method, $"seed{seed}");
                     var trainer = new TrainerOptions
                     {
@@ -68,15 +71,16 @@ public static class SparseGradExperiment
                         WarmupRatio = 0.06, Seed = seed, Progress = o.Progress,
                     };
                     var r = FineTuneRun.Run(new FineTuneRunSpec(o.Model, data, method, options, trainer, o.MaxLength), cancel);
-                    var run = new ExperimentRun(data.Name, method, seed, options, r.Dev.Value, r.Test.Value,
-                        r.Test.Extra?.GetValueOrDefault("macro_f1") ?? double.NaN, FirstTrainLoss(runDir), r.Train.LastLoss,
+                    var second = r.Spec.IsRegression ? "spearman" : "macro_f1";
+                    var run = new ExperimentRun(data.Name, method, seed, options, r.Test.Metric, second, r.Dev.Value, r.Test.Value,
+                        r.Test.Extra?.GetValueOrDefault(second) ?? double.NaN, FirstTrainLoss(runDir), r.Train.LastLoss,
                         r.Footprint.TrainableParameters, r.Footprint.OptimizerStateBytes, r.Footprint.MlpOptimizerStateBytes,
                         r.Footprint.GradientBytes, r.PeakRssBytes, r.Train.Seconds, r.TotalSeconds, r.Train.Steps);
                     runs.Add(run);
                     // The comparison needs the logs, not ~75 MB of weights per run.
                     foreach (var sub in new[] { "checkpoint", "best" })
                         if (Directory.Exists(Path.Combine(runDir, sub))) Directory.Delete(Path.Combine(runDir, sub), recursive: true);
-                    log?.Invoke($"{data.Name} {method} seed {seed}: test acc {run.TestAccuracy:F4}, macro-F1 {run.TestMacroF1:F4}, " +
+                    log?.Invoke($"{data.Name} {method} seed {seed}: test {run.Metric} {run.TestScore:F4}, {run.SecondMetric} {run.TestSecond:F4}, " +
                                 $"loss {run.FirstTrainLoss:F3} -> {run.LastTrainLoss:F3}, {run.TrainSeconds:F1}s");
                 }
             }

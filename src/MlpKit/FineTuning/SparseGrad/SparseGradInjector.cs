@@ -75,7 +75,9 @@ public sealed class SparseGradInjector(SparseGradConfig config) : IFineTuneMetho
             var bases = new Dictionary<string, (Tensor U, Tensor V)>(StringComparer.Ordinal);
             foreach (var (key, gram) in grams)
             {
-                bases[key] = gram.Factors(linears.First(l => BasisKey(l) == key).Module.weight!.dtype);
+                var (u, v) = gram.Factors(linears.First(l => BasisKey(l) == key).Module.weight!.dtype);
+                bases[key] = (ColumnMajor(u), ColumnMajor(v));
+                u.Dispose(); v.Dispose();
                 gram.Dispose();
             }
 
@@ -160,6 +162,17 @@ public sealed class SparseGradInjector(SparseGradConfig config) : IFineTuneMetho
         return (basis, rows.MoveToOuterDisposeScope(), cs.MoveToOuterDisposeScope(), flat.MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// A copy of the basis stored column-major (its transpose contiguous): every step gathers the columns
+    /// U[:, R] as rows of Uᵀ, which is a block copy in this layout and a strided one otherwise. Disposes
+    /// nothing: the caller's tensor stays the caller's.
+    /// </summary>
+    internal static Tensor ColumnMajor(Tensor basis)
+    {
+        using var scope = NewDisposeScope();
+        return basis.t().contiguous().t().MoveToOuterDisposeScope();
+    }
+
     Plan FromState(List<MlpLinear> linears, IReadOnlyDictionary<string, Tensor> state)
     {
         Tensor Get(string key) => state.TryGetValue(key, out var t) ? t : throw new MlpKitException($"sparsegrad state: missing tensor '{key}'");
@@ -168,7 +181,7 @@ public sealed class SparseGradInjector(SparseGradConfig config) : IFineTuneMetho
         foreach (var l in linears)
         {
             var key = BasisKey(l);
-            if (!bases.ContainsKey(key)) bases[key] = (Get($"sparsegrad.basis.{key}.U").clone(), Get($"sparsegrad.basis.{key}.V").clone());
+            if (!bases.ContainsKey(key)) bases[key] = (ColumnMajor(Get($"sparsegrad.basis.{key}.U")), ColumnMajor(Get($"sparsegrad.basis.{key}.V")));
             sel.Add((key, Get($"sparsegrad.{l.Name}.rows").clone(), Get($"sparsegrad.{l.Name}.cols").clone(), Get($"sparsegrad.{l.Name}.flat").clone()));
         }
         return new Plan(bases, sel);

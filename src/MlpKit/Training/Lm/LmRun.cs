@@ -37,7 +37,7 @@ public static class LmRun
         if (!resume) spec.Save(runDir);
         manual_seed(spec.Seed);
         using var model = new DecoderLm(spec.ModelConfig(tokenizer.VocabSize));
-        var task = new LmTrainingTask(model, train, valid, evalTokens: spec.EvalTokens);
+        var task = new LmTrainingTask(model, train, valid, evalTokens: spec.EvalTokens, lanes: spec.Batch);
         var before = resume ? TrainerCheckpoint.ReadState(TrainerCheckpoint.Resolve(Path.Combine(runDir, "checkpoint"))!).Step : 0;
         var evalSeconds = 0.0;
         var clock = Stopwatch.StartNew();
@@ -104,8 +104,11 @@ public static class LmRun
     }
 
     /// <summary>Passes a task through, timing its evaluations so tokens/s counts training time only.</summary>
-    sealed class TimedTask(LmTrainingTask inner, Action<double> evalTime) : ITrainingTask, ITrainingTaskStepMetrics
+    sealed class TimedTask(LmTrainingTask inner, Action<double> evalTime) : ITrainingTask, ITrainingTaskStepMetrics, ISequentialTrainingTask
     {
+        public bool InOrder => inner.InOrder;
+        public IReadOnlyDictionary<string, Tensor> SaveState() => inner.SaveState();
+        public void LoadState(IReadOnlyDictionary<string, Tensor> state) => inner.LoadState(state);
         public int TrainCount => inner.TrainCount;
         public Tensor Loss(IReadOnlyList<int> indices) => inner.Loss(indices);
         public EvalResult Evaluate()

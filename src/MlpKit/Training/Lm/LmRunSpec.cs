@@ -32,6 +32,11 @@ public sealed record LmRunSpec
     public int Heads { get; init; } = 4;
     public long Context { get; init; } = 128;
     public double Dropout { get; init; }
+    /// <summary>
+    /// "rope" (default): RoPE attention trained on random windows. "xl": Transformer-XL relative attention with one
+    /// cached segment, trained on consecutive segments of <see cref="Batch"/> parallel lanes and evaluated carrying memory.
+    /// </summary>
+    public string Attention { get; init; } = LmConfig.RopeAttention;
     public int Batch { get; init; } = 16;
     public long Steps { get; init; } = 1000;
     public double Lr { get; init; } = 1e-3;
@@ -97,6 +102,8 @@ public sealed record LmRunSpec
         if (Selection is not null && !Selections.ContainsKey(Selection))
             throw new MlpKitException($"--selection {Selection}: expected {string.Join(", ", Selections.Keys)}");
         if (Selection is not null && Ffn != "sigma-moe") throw new MlpKitException($"--selection applies to --ffn sigma-moe only, not {Ffn}");
+        if (Attention is not (LmConfig.RopeAttention or LmConfig.XlAttention))
+            throw new MlpKitException($"--attention {Attention}: expected {LmConfig.RopeAttention} or {LmConfig.XlAttention}");
         if (EvalEvery < 0) throw new MlpKitException($"--eval-every {EvalEvery}: must not be negative");
     }
 
@@ -118,7 +125,7 @@ public sealed record LmRunSpec
     }
 
     public LmConfig ModelConfig(int vocabSize) =>
-        new(vocabSize, DModel, Layers, Heads, Context, Ffn, FfnConfig(), Dropout);
+        new(vocabSize, DModel, Layers, Heads, Context, Ffn, FfnConfig(), Dropout, Attention: Attention);
 
     /// <summary>MACs per token of the dense FFN with the same parameters as the family's MoE (the 100% reference).</summary>
     public long DenseReferenceMacs() => new DenseConfig(DModel, ParamEqual.DenseDFfForMoe(DModel, Experts, ExpertSize)).MacsPerToken;
@@ -128,7 +135,7 @@ public sealed record LmRunSpec
         OutDir = outDir, MaxSteps = Steps, BatchSize = Batch, LearningRate = Lr, WeightDecay = WeightDecay,
         WarmupSteps = Warmup, Decay = LrDecay.Cosine, ClipNorm = Clip, EvalEvery = EvalEvery,
         CheckpointEvery = CheckpointEvery, Seed = Seed, Resume = resume, Progress = progress, LogEvery = 10,
-        PlotTitle = $"{Ffn} LM ({Tokenizer}, d={DModel}, {Layers} layers)",
+        PlotTitle = $"{Ffn} LM ({Tokenizer}, d={DModel}, {Layers} layers{(Attention == LmConfig.XlAttention ? ", xl" : "")})",
     };
 
     public void Save(string runDir) =>

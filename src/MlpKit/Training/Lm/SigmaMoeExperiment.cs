@@ -33,14 +33,20 @@ public static class SigmaMoeExperiment
         EvalTokens = 16384, ReportTokens = 65536,
     };
 
-    public sealed record Options(double Minutes, string OutDir, long Steps = 0, IReadOnlyList<string>? Variants = null, LmRunSpec? Spec = null);
+    /// <summary>
+    /// Budget (minutes, or steps when positive), report folder, variants and base spec. Resume continues a stopped
+    /// experiment in OutDir: finished variants are reused, an interrupted one continues from its checkpoint, and the step
+    /// count comes from the runs already there.
+    /// </summary>
+    public sealed record Options(double Minutes, string OutDir, long Steps = 0, IReadOnlyList<string>? Variants = null, LmRunSpec? Spec = null,
+        bool Resume = false);
 
     public static IReadOnlyList<ExperimentRow> Run(Options o, long seed, CancellationToken cancel = default, Action<string>? log = null)
     {
         var variants = o.Variants ?? DefaultVariants;
         var baseSpec = o.Spec ?? DefaultSpec(seed);
         Directory.CreateDirectory(o.OutDir);
-        var steps = o.Steps > 0 ? o.Steps : PlanSteps(baseSpec, variants, o.Minutes, log, cancel);
+        var steps = o.Steps > 0 ? o.Steps : o.Resume ? StepsOfExistingRuns(o.OutDir, variants) : PlanSteps(baseSpec, variants, o.Minutes, log, cancel);
         var evals = 4;
         var spec = baseSpec with
         {
@@ -55,8 +61,12 @@ public static class SigmaMoeExperiment
             cancel.ThrowIfCancellationRequested();
             var runDir = Path.Combine(o.OutDir, RunName(v));
             var sw = Stopwatch.StartNew();
-            var report = LmRun.Train(spec.WithVariant(v), runDir, resume: false, cancel, progress: log is not null);
-            if (report.Interrupted) throw new OperationCanceledException();
+            var report = TrainOrReuse(spec.WithVariant(v), runDir, o.Resume, cancel, log);
+            if (report.Interrupted)
+            {
+                log?.Invoke($"{v}: stopped; checkpoint saved in {runDir}. Run the same command with --resume to continue.");
+                throw new OperationCanceledException();
+            }
             log?.Invoke($"{v}: valid ppl {report.ValidPerplexity:F3}, {report.ValidBitsPerChar:F3} bits/char, {report.TokensPerSecond:F0} tok/s ({sw.Elapsed.TotalMinutes:F1} min)");
             reports.Add((v, report));
             rows.Add(new ExperimentRow(v, report.Parameters, report.FfnParameters, report.FfnMacsPercent, report.NominalComputePercent,
@@ -68,6 +78,35 @@ public static class SigmaMoeExperiment
         UsagePlot.Write(Path.Combine(o.OutDir, "usage.png"), "expert usage on the valid split (MoE variants, every layer)",
             reports.Where(r => r.Report.Ffn is "sigma-moe" or "switch" or "s-base").SelectMany(r => r.Report.Usage.Select(u => ($"{r.Ffn} L{u.Layer}", u))));
         return rows;
+    }
+
+    /// <summary>
+    /// With resume, a variant whose report exists under the same config is not trained again and one with a checkpoint
+    /// continues exactly from it; a different config in the folder is an error rather than a silent mix of two setups.
+    /// </summary>
+    static LmRunReport TrainOrReuse(LmRunSpec spec, string runDir, bool resume, CancellationToken cancel, Action<string>? log)
+    {
+        var configPath = Path.Combine(runDir, LmRunSpec.FileName);
+        if (!resume || !File.Exists(configPath)) return LmRun.Train(spec, runDir, resume: false, cancel, progress: log is not null);
+        if (LmRunSpec.Load(runDir) != spec)
+            throw new MlpKitException($"{configPath}: this run was made with other settings than the experiment being resumed (steps, variant or seed); use a new --out");
+        if (File.Exists(Path.Combine(runDir, LmRunReport.FileName)))
+        {
+            log?.Invoke($"{spec.Ffn}: finished earlier, report reused from {runDir}");
+            return LmRunReport.Load(runDir);
+        }
+        var canResume = TrainerCheckpoint.Resolve(Path.Combine(runDir, "checkpoint")) is not null;
+        return LmRun.Train(spec, runDir, resume: canResume, cancel, progress: log is not null);
+    }
+
+    static long StepsOfExistingRuns(string outDir, IReadOnlyList<string> variants)
+    {
+        foreach (var v in variants)
+        {
+            var runDir = Path.Combine(outDir, RunName(v));
+            if (File.Exists(Path.Combine(runDir, LmRunSpec.FileName))) return LmRunSpec.Load(runDir).Steps;
+        }
+        throw new MlpKitException($"{outDir}: no experiment runs to resume (no VARIANT/config.json); drop --resume");
     }
 
     /// <summary>
@@ -85,7 +124,7 @@ public static class SigmaMoeExperiment
             cancel.ThrowIfCancellationRequested();
             manual_seed(spec.Seed);
             using var model = new DecoderLm(spec.WithVariant(v).ModelConfig(tokenizer.VocabSize));
-            var task = new LmTrainingTask(model, stream, stream);
+            var task = new LmTrainingTask(model, stream, stream, lanes: spec.Batch);
             var opt = optim.AdamW(model.parameters(), lr: 1e-4);
             double t = 0;
             for (int i = 0; i < 4; i++)
@@ -93,6 +132,7 @@ public static class SigmaMoeExperiment
                 using var scope = NewDisposeScope();
                 var sw = Stopwatch.StartNew();
                 model.train();
+                // Batch i is window i·batch.. for random windows, and segment i of every lane with xl (the stream holds 4).
                 var loss = task.Loss(Enumerable.Range(i * spec.Batch, spec.Batch).ToArray());
                 loss.backward();
                 opt.step();
@@ -120,7 +160,7 @@ public static class SigmaMoeExperiment
     {
         var ci = CultureInfo.InvariantCulture;
         var md = new StringBuilder();
-        md.AppendLine($"Parameter-equal FFN family on {spec.Data} ({spec.Tokenizer}-level): {spec.Layers} layers, d_model {spec.DModel}, {spec.Heads} heads, context {spec.Context}, " +
+        md.AppendLine($"Parameter-equal FFN family on {spec.Data} ({spec.Tokenizer}-level): {spec.Layers} layers, d_model {spec.DModel}, {spec.Heads} heads, {spec.Attention} attention, context {spec.Context}, " +
                       $"batch {spec.Batch}, {spec.Steps} steps, lr {spec.Lr.ToString(ci)} (cosine, {spec.Warmup} warm-up), seed {spec.Seed}; " +
                       $"MoE N_E={spec.Experts}, G={spec.ExpertSize}, K={spec.K}, γ={spec.Gamma.ToString(ci)}. Valid scores on the first {(spec.ReportTokens > 0 ? spec.ReportTokens.ToString(ci) : "all")} valid tokens.");
         md.AppendLine();
