@@ -12,7 +12,7 @@ public static class Program
         ["fusion"] = ("k-means and MLP Fusion timings on BERT-base-shaped MLPs", FusionBench.Run),
         ["fusion-finetune"] = ("USE-Lite: compress (fusion and baselines), fine-tune with a fresh head, test accuracy", FusionFineTuneBench.Run),
         ["moe"] = ("sigma-MoE vs param-equal dense FFN forward+backward time and memory", MoeBenchCase.Run),
-        ["moe-profile"] = ("time breakdown of one sigma-MoE step: moe-profile N_E", MoeBenchCase.Profile),
+        ["moe-profile"] = ("time breakdown of one sigma-MoE step: moe-profile N_E [threads]", MoeBenchCase.Profile),
         ["gloss-base"] = ("random GPT-2 folder with a BPE learned on wordnet-gloss (for generation fine-tuning runs)", GlossBaseModel.Run),
         ["finetune"] = ("full / LoRA / meProp / SparseGrad: optimizer-state and gradient bytes, peak RSS, step time", FineTuneBench.Run),
     };

@@ -23,7 +23,7 @@ public static class BenchCommand
         var k = new Option<long>("--k") { Description = "Experts per token (K)", DefaultValueFactory = _ => 4 };
         var tokens = new Option<long>("--tokens") { Description = "Tokens per forward+backward step", DefaultValueFactory = _ => 4096 };
         var reps = new Option<int>("--reps") { Description = "Timed repetitions per size (after 2 warm-ups); medians and minima are reported", DefaultValueFactory = _ => 5 };
-        var kernel = new Option<string>("--kernel") { Description = "Expert path: auto, sorted or paddedbmm", DefaultValueFactory = _ => "auto" };
+        var kernel = new Option<string>("--kernel") { Description = "Expert path: auto, sorted, paddedbmm or sortedonethread", DefaultValueFactory = _ => "auto" };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of a table" };
         var command = new Command("moe", "Forward+backward time and peak memory of σ-MoE vs the parameter-equal dense FFN (2 threads unless --threads)")
             { experts, dModel, expertSize, k, tokens, reps, kernel, json };
@@ -34,7 +34,7 @@ public static class BenchCommand
             if (ctx.Threads == 0) Runtime.TorchRuntime.SetThreads(2);
             var ne = ParseExperts(ctx.Get(experts));
             if (!Enum.TryParse<MoeKernelMode>(ctx.Get(kernel), ignoreCase: true, out var mode))
-                throw new MlpKitException($"--kernel {ctx.Get(kernel)}: expected auto, sorted or paddedbmm");
+                throw new MlpKitException($"--kernel {ctx.Get(kernel)}: expected auto, sorted, paddedbmm or sortedonethread");
             if (ctx.Get(reps) < 1) throw new MlpKitException($"--reps {ctx.Get(reps)}: must be at least 1");
             if (ctx.Get(tokens) < 1) throw new MlpKitException($"--tokens {ctx.Get(tokens)}: must be at least 1");
             var asJson = ctx.Get(json);

@@ -30,6 +30,9 @@ public class MoeKernelTests
 
     [Theory]
     [InlineData("sorted")]
+    [InlineData("sorted-chunked")]
+    [InlineData("sorted-autograd")]
+    [InlineData("sorted-one-thread")]
     [InlineData("padded-custom-backward")]
     [InlineData("padded-autograd")]
     public void FastPathEqualsNaiveLoopForwardAndGradients(string path)
@@ -41,6 +44,10 @@ public class MoeKernelTests
         Func<Tensor> fast = path switch
         {
             "sorted" => () => MoeKernels.Sorted(x, idx, gate, w1, w2, FfnActivation.Relu),
+            // Chunks of ~20 rows: groups of two or three experts, gathered and scattered separately.
+            "sorted-chunked" => () => MoeKernels.Sorted(x, idx, gate, w1, w2, FfnActivation.Relu, chunkRows: 20),
+            "sorted-one-thread" => () => MoeKernels.Sorted(x, idx, gate, w1, w2, FfnActivation.Relu, oneThread: true),
+            "sorted-autograd" => () => MoeKernels.Sorted(x, idx, gate, w1, w2, FfnActivation.Relu, customBackwardOff: true),
             "padded-custom-backward" => () => MoeKernels.PaddedBmm(x, idx, gate, w1, w2, FfnActivation.Relu),
             _ => () => MoeKernels.PaddedBmm(x, idx, gate, w1, w2, FfnActivation.Relu, customBackwardOff: true),
         };
@@ -163,5 +170,80 @@ public class MoeKernelTests
         moe.forward(xPos);
         Assert.Equal(MoeKernelMode.Sorted, moe.LastKernel);
         Assert.Equal(3.0, moe.LastPaddingOverhead, 12);
+    }
+
+    [Fact]
+    public void TunerCyclesThroughThePathsThenKeepsTheFastestAndRetunesWhenThreadsChange()
+    {
+        var t = new MoeKernelTuner { SamplesPerKernel = 2 };
+        MoeKernelMode[] cycle = [MoeKernelMode.Sorted, MoeKernelMode.PaddedBmm, MoeKernelMode.SortedOneThread];
+        double[] times = [50, 30, 60, 40, 35, 20];  // best: sorted 40, padded 30, one thread 20
+        for (int i = 0; i < 6; i++)
+        {
+            var m = t.Next(threads: 2);
+            Assert.Equal(cycle[i % 3], m);
+            Assert.False(t.Settled);
+            t.Report(m, times[i]);
+        }
+        Assert.True(t.Settled);
+        Assert.Equal(MoeKernelMode.SortedOneThread, t.Next(threads: 2));
+        t.Report(MoeKernelMode.Sorted, 1.0);                  // ignored once settled
+        Assert.Equal(MoeKernelMode.SortedOneThread, t.Next(threads: 2));
+        Assert.Equal((40.0, 30.0, 20.0), t.BestMs);
+        Assert.Equal(MoeKernelMode.Sorted, t.Next(threads: 3)); // a new thread count starts over
+        Assert.False(t.Settled);
+        Assert.Equal(MoeKernelMode.Sorted, t.Next(threads: 1)); // one thread: sorted, no timing
+        Assert.True(t.Settled);
+    }
+
+    [Fact]
+    public void OneThreadPathRestoresTheThreadCount()
+    {
+        TorchRuntime.EnsureInitialized();
+        using var scope = NewDisposeScope();
+        var (x, idx, gate, w1, w2) = Problem(T: 9, d: 4, ne: 3, g: 2, k: 2, seed: 5);
+        var before = get_num_threads();
+        MoeKernels.Sorted(x, idx, gate, w1, w2, FfnActivation.Relu, oneThread: true).sum().backward();
+        Assert.Equal(before, get_num_threads());
+    }
+
+    [Fact]
+    public void AutoWithoutHandWrittenBackwardChoosesByPadding()
+    {
+        TorchRuntime.EnsureInitialized();
+        using var scope = NewDisposeScope();
+        manual_seed(13);
+        var moe = new MoeFeedForward(MoeConfig.SigmaMoe(8, 6, 4, 2) with { Activation = FfnActivation.Gelu });
+        moe.to(ScalarType.Float64);
+        var x = randn(600, 8, dtype: ScalarType.Float64);
+        moe.forward(x);
+        Assert.True(moe.LastPaddingOverhead <= moe.MaxPaddingOverhead, $"padding {moe.LastPaddingOverhead}");
+        Assert.Equal(MoeKernelMode.PaddedBmm, moe.LastKernel);
+        Assert.False(moe.KernelTuner.Settled);                 // the tuner only runs where both paths are hand-written
+        moe.MaxPaddingOverhead = 1.0;
+        moe.forward(x);
+        Assert.Equal(MoeKernelMode.Sorted, moe.LastKernel);
+    }
+
+    [Fact]
+    public void AutoWithReluSettlesOnOnePathAfterTimingBoth()
+    {
+        TorchRuntime.EnsureInitialized();
+        using var scope = NewDisposeScope();
+        manual_seed(14);
+        var moe = new MoeFeedForward(MoeConfig.SigmaMoe(8, 6, 4, 2));
+        var x = randn(64, 8);
+        var seen = new HashSet<MoeKernelMode>();
+        // Differentiated calls: the sample is reported from the backward.
+        for (int i = 0; i < 3 * moe.KernelTuner.SamplesPerKernel; i++) { moe.forward(x).sum().backward(); seen.Add(moe.LastKernel); }
+        if (get_num_threads() == 1) Assert.Equal([MoeKernelMode.Sorted], seen);
+        else Assert.Equal([MoeKernelMode.Sorted, MoeKernelMode.PaddedBmm, MoeKernelMode.SortedOneThread], seen.OrderBy(m => m));
+        Assert.True(moe.KernelTuner.Settled);
+        var best = moe.KernelTuner.BestMs;
+        var chosen = get_num_threads() == 1 ? MoeKernelMode.Sorted
+            : best.Sorted <= best.Padded && best.Sorted <= best.SortedOneThread ? MoeKernelMode.Sorted
+            : best.Padded <= best.SortedOneThread ? MoeKernelMode.PaddedBmm : MoeKernelMode.SortedOneThread;
+        moe.forward(x);
+        Assert.Equal(chosen, moe.LastKernel);
     }
 }

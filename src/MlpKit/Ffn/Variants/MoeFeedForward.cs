@@ -7,12 +7,20 @@ namespace MlpKit.Ffn.Variants;
 /// <summary>Expert computation of <see cref="MoeFeedForward"/>.</summary>
 public enum MoeKernelMode
 {
-    /// <summary>Padded bmm while the routing is balanced enough (little padding), else the sorted split form.</summary>
+    /// <summary>
+    /// With ReLU (and no hidden dropout in training) the faster of the two by measured time (<see cref="MoeKernelTuner"/>);
+    /// otherwise the padded bmm while the routing is balanced enough (little padding), else the sorted form.
+    /// </summary>
     Auto,
     /// <summary><see cref="MoeKernels.Sorted"/>: one matmul per expert over its contiguous slice, no padding.</summary>
     Sorted,
     /// <summary><see cref="MoeKernels.PaddedBmm"/>: one bmm per projection over all experts, padded to the largest load.</summary>
     PaddedBmm,
+    /// <summary>
+    /// <see cref="Sorted"/> with libtorch's intra-op threads set to 1 for the expert computation (forward and
+    /// backward): no parallel region waits for a second thread that a busy machine has descheduled. ReLU only.
+    /// </summary>
+    SortedOneThread,
 }
 
 /// <summary>
@@ -24,7 +32,7 @@ public enum MoeKernelMode
 ///   E = top-K of g, unsorted, after expert dropout removed candidates (training)
 ///   y = Σ_{e∈E} g_e · act(x·W1_e)·W2_e       gates not renormalised
 /// </code>
-/// The regulariser reads the raw logits. The experts run through <see cref="MoeKernels.Sorted"/>.
+/// The regulariser reads the raw logits. The experts run through <see cref="MoeKernels.Sorted"/> or <see cref="MoeKernels.PaddedBmm"/> (see <see cref="KernelMode"/>).
 /// </summary>
 public sealed class MoeFeedForward : FeedForwardVariant
 {
@@ -72,7 +80,10 @@ public sealed class MoeFeedForward : FeedForwardVariant
     /// <summary>Which expert path runs (<see cref="MoeKernelMode.Auto"/> by default).</summary>
     public MoeKernelMode KernelMode { get; set; } = MoeKernelMode.Auto;
 
-    /// <summary>Auto uses the padded bmm while it computes at most this many rows per real (token, slot) pair.</summary>
+    /// <summary>Times the two expert paths in <see cref="MoeKernelMode.Auto"/> and keeps the faster (see <see cref="MoeKernelTuner"/>).</summary>
+    public MoeKernelTuner KernelTuner { get; } = new();
+
+    /// <summary>Without the sorted path's hand-written backward, Auto uses the padded bmm while it computes at most this many rows per real (token, slot) pair.</summary>
     public double MaxPaddingOverhead { get; set; } = 1.5;
 
     /// <summary>The expert path the last forward call took, and the padding the padded form would have needed.</summary>
@@ -125,12 +136,41 @@ public sealed class MoeFeedForward : FeedForwardVariant
         AddUsage(routing.Counts, x2.shape[0]);
         LastSelection = (idx, gate);
         LastPaddingOverhead = MoeKernels.PaddingOverhead(routing);
-        var padded = KernelMode == MoeKernelMode.PaddedBmm
-            || (KernelMode == MoeKernelMode.Auto && LastPaddingOverhead <= MaxPaddingOverhead);
-        LastKernel = padded ? MoeKernelMode.PaddedBmm : MoeKernelMode.Sorted;
-        var y = padded
-            ? MoeKernels.PaddedBmm(x2, idx, gate, keys, values, _config.Activation, _config.HiddenDropout, training, routing)
-            : MoeKernels.Sorted(x2, idx, gate, keys, values, _config.Activation, _config.HiddenDropout, training, routing);
+        // Where the sorted path has its hand-written backward (ReLU, no hidden dropout in training), Auto lets the
+        // tuner pick it or the padded bmm by measured time; elsewhere both run under autograd and padding decides.
+        var sortedCustom = _config.Activation == FfnActivation.Relu && !(training && _config.HiddenDropout > 0);
+        var mode = KernelMode;
+        var tuning = false;
+        if (mode == MoeKernelMode.Auto)
+        {
+            if (sortedCustom)
+            {
+                mode = KernelTuner.Next(get_num_threads());
+                tuning = !KernelTuner.Settled;
+            }
+            else mode = LastPaddingOverhead <= MaxPaddingOverhead ? MoeKernelMode.PaddedBmm : MoeKernelMode.Sorted;
+        }
+        LastKernel = mode;
+        Action<double>? onBackwardMs = null;
+        var sw = tuning ? System.Diagnostics.Stopwatch.StartNew() : null;
+        double forwardMs = 0;
+        // A call that will be differentiated reports forward + backward from the backward; others report at once.
+        var backwardFollows = tuning && is_grad_enabled() && (x2.requires_grad || keys.requires_grad || values.requires_grad);
+        if (backwardFollows)
+        {
+            var tuner = KernelTuner;
+            var chosen = mode;
+            onBackwardMs = ms => tuner.Report(chosen, forwardMs + ms);
+        }
+        var y = mode == MoeKernelMode.PaddedBmm
+            ? MoeKernels.PaddedBmm(x2, idx, gate, keys, values, _config.Activation, _config.HiddenDropout, training, routing, onBackwardMs: onBackwardMs)
+            : MoeKernels.Sorted(x2, idx, gate, keys, values, _config.Activation, _config.HiddenDropout, training, routing,
+                onBackwardMs: onBackwardMs, oneThread: mode == MoeKernelMode.SortedOneThread && sortedCustom);
+        if (sw is not null)
+        {
+            forwardMs = sw.Elapsed.TotalMilliseconds;
+            if (!backwardFollows) KernelTuner.Report(mode, forwardMs);
+        }
         return y.reshape(shape);
     }
 

@@ -12,6 +12,15 @@ namespace MlpKit.Ffn.Variants;
 /// </summary>
 public static class MoeKernels
 {
+    /// <summary>
+    /// Bytes of one d-wide gathered temporary of the sorted ReLU path (see <see cref="SortedExpertsFunction"/>): 8 MiB,
+    /// 4096 rows at d 512 in float32. Measured at d 512, N_E 16 and 64, 1 thread: 4096-8192 rows fastest, one chunk
+    /// for all pairs 15-20% slower (page faults), one expert at a time in between.
+    /// </summary>
+    public const long DefaultChunkBytes = 8L << 20;
+
+    static readonly Action<double> NoTimer = _ => { };
+
     /// <summary>The sort of the (token, slot) pairs by expert, shared by both projections of one layer.</summary>
     public sealed record Routing(Tensor Order, Tensor TokenOf, long[] Counts);
 
@@ -29,15 +38,22 @@ public static class MoeKernels
     }
 
     /// <summary>
-    /// x [T, d_in], idx and gate [T, K], w1 [N_E, d_in, G], w2 [N_E, G, d_out] → [T, d_out]. Gradients flow to x,
-    /// gate, w1 and w2 through autograd of the sorted formulation (split/unbind/cat backward are copies, so no
-    /// per-expert full-size zero buffers are made).
+    /// x [T, d_in], idx and gate [T, K], w1 [N_E, d_in, G], w2 [N_E, G, d_out] → [T, d_out]. With ReLU and no hidden
+    /// dropout it runs <see cref="SortedExpertsFunction"/> (hand-written backward, chunked gathers, chunkRows 0 = from
+    /// <see cref="DefaultChunkBytes"/>). Otherwise gradients flow to x, gate, w1 and w2 through autograd of the sorted
+    /// formulation (split/unbind/cat backward are copies, so no per-expert full-size zero buffers are made).
     /// </summary>
     public static Tensor Sorted(Tensor x, Tensor idx, Tensor gate, Tensor w1, Tensor w2, FfnActivation act,
-        double hiddenDropout = 0.0, bool training = false, Routing? routing = null)
+        double hiddenDropout = 0.0, bool training = false, Routing? routing = null, bool customBackwardOff = false,
+        long chunkRows = 0, Action<double>? onBackwardMs = null, bool oneThread = false)
     {
         var nExperts = w1.shape[0];
         var r = routing ?? Route(idx, nExperts);
+        if (act == FfnActivation.Relu && !(hiddenDropout > 0 && training) && !customBackwardOff)
+        {
+            var rows = chunkRows > 0 ? chunkRows : Math.Max(1, DefaultChunkBytes / (Math.Max(x.shape[1], w2.shape[2]) * x.ElementSize));
+            return SortedExpertsFunction.apply(x, gate, w1, w2, r.Order, r.TokenOf, r.Counts, rows, onBackwardMs ?? NoTimer, oneThread);
+        }
         var xs = x.index_select(0, r.TokenOf);
         // The gate multiplies the hidden activations (G wide) rather than the outputs (d wide): same result, fewer MACs.
         var gs = gate.reshape(-1).index_select(0, r.Order).unsqueeze(1);
@@ -66,7 +82,8 @@ public static class MoeKernels
     /// (hand-written backward, d-wide gathered rows not kept); otherwise autograd differentiates the same ops.
     /// </summary>
     public static Tensor PaddedBmm(Tensor x, Tensor idx, Tensor gate, Tensor w1, Tensor w2, FfnActivation act,
-        double hiddenDropout = 0.0, bool training = false, Routing? routing = null, bool customBackwardOff = false)
+        double hiddenDropout = 0.0, bool training = false, Routing? routing = null, bool customBackwardOff = false,
+        Action<double>? onBackwardMs = null)
     {
         var nExperts = w1.shape[0];
         var r = routing ?? Route(idx, nExperts);
@@ -88,7 +105,7 @@ public static class MoeKernels
             pairPadded = cat([r.Order, full(1, nPairs, dtype: ScalarType.Int64, device: x.device)]).index_select(0, slot);
         }
         if (act == FfnActivation.Relu && !(hiddenDropout > 0 && training) && !customBackwardOff)
-            return PaddedExpertsFunction.apply(x, gate, w1, w2, tokenPadded, pairPadded, maxLoad);
+            return PaddedExpertsFunction.apply(x, gate, w1, w2, tokenPadded, pairPadded, maxLoad, onBackwardMs ?? NoTimer);
         var xs = x.index_select(0, tokenPadded).view(nExperts, maxLoad, x.shape[1]);
         var gFlat = cat([gate.reshape(-1), zeros(1, dtype: gate.dtype, device: gate.device)]);
         var gs = gFlat.index_select(0, pairPadded).view(nExperts, maxLoad, 1);

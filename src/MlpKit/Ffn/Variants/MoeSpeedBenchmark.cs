@@ -35,6 +35,9 @@ public static class MoeSpeedBenchmark
             dense.train(); moe.train();
             var x = randn(tokens, dModel);
             var gy = randn(tokens, dModel);
+            // Auto first times both expert paths on a few calls; those calls are warm-up, not timed repetitions.
+            for (int i = 0; i < 6 * moe.KernelTuner.SamplesPerKernel && mode == MoeKernelMode.Auto && !moe.KernelTuner.Settled; i++)
+                OneStep(moe, x, gy);
 
             // Dense and MoE steps alternate so that load from other processes hits both alike; the ratio is taken
             // both from medians and from the fastest repetition (the closest to an unloaded machine).

@@ -8,7 +8,8 @@ namespace MlpKit.Ffn.Variants;
 /// only the input, the gates and the G-wide hidden activations; the gathered d-wide input rows are rebuilt in the
 /// backward instead of being saved, and the gate gradient is ⟨grad of the gated hidden, hidden⟩ per row.
 /// Inputs: x [T, d], gate [T, K], w1 [N_E, d, G], w2 [N_E, G, d_out], tokenPadded and pairPadded [N_E·M] (see
-/// <see cref="MoeKernels.PaddedBmm"/>; the dummy pair index is T·K), and M.
+/// <see cref="MoeKernels.PaddedBmm"/>; the dummy pair index is T·K), M, and optionally a callback given the
+/// backward's wall time in ms (for the tuner).
 /// </summary>
 internal sealed class PaddedExpertsFunction : autograd.SingleTensorFunction<PaddedExpertsFunction>
 {
@@ -23,6 +24,7 @@ internal sealed class PaddedExpertsFunction : autograd.SingleTensorFunction<Padd
         var tokenPadded = (Tensor)vars[4];
         var pairPadded = (Tensor)vars[5];
         var maxLoad = (long)vars[6];
+        var onBackwardMs = vars.Length > 7 ? vars[7] as Action<double> : null;
         var ne = w1.shape[0];
         // Intermediates die with this scope rather than with the caller's step: the d-wide gathered rows and the
         // expert outputs would otherwise stay resident until the whole step is disposed.
@@ -42,11 +44,13 @@ internal sealed class PaddedExpertsFunction : autograd.SingleTensorFunction<Padd
         h.MoveToOuterDisposeScope();
         ctx.save_for_backward([x, gs, w1, w2, h, tokenPadded, pairPadded]);
         ctx.save_data("gateShape", gate.shape);
+        if (onBackwardMs is not null) ctx.save_data("onBackwardMs", onBackwardMs);
         return y.MoveToOuterDisposeScope();
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOut)
     {
+        var sw = System.Diagnostics.Stopwatch.StartNew();
         using var scope = NewDisposeScope();
         var saved = ctx.get_saved_variables();
         Tensor x = saved[0], gs = saved[1], w1 = saved[2], w2 = saved[3], h = saved[4], tokenPadded = saved[5], pairPadded = saved[6];
@@ -68,7 +72,8 @@ internal sealed class PaddedExpertsFunction : autograd.SingleTensorFunction<Padd
         xs.Dispose();
         var gxs = gh.bmm(w1.transpose(1, 2)).view(ne * maxLoad, -1);
         var gradX = zeros_like(x).index_add_(0, tokenPadded, gxs, 1.0);
+        (ctx.get_data("onBackwardMs") as Action<double>)?.Invoke(sw.Elapsed.TotalMilliseconds);
         return [gradX.MoveToOuterDisposeScope(), gradGate.MoveToOuterDisposeScope(), gradW1.MoveToOuterDisposeScope(),
-            gradW2.MoveToOuterDisposeScope(), null!, null!, null!];
+            gradW2.MoveToOuterDisposeScope(), null!, null!, null!, null!];
     }
 }
