@@ -94,27 +94,10 @@ public static class FinetuneCommand
             var data = LoadTask(kind, ctx.GetOrNull(task), ctx.GetOrNull(train), ctx.GetOrNull(dev), ctx.GetOrNull(test), columns)
                 .Subsample(ctx.GetOrNull(maxTrain), ctx.GetOrNull(maxEval), ctx.GetOrNull(maxEval), (int)ctx.Seed);
 
-            var options = new Dictionary<string, string>(StringComparer.Ordinal);
-            void Put(string key, object? value) { if (value is not null) options[key] = Convert.ToString(value, CultureInfo.InvariantCulture)!; }
             var name = ctx.Get(method);
-            if (name is "sparsegrad" or FusionSparseGradConfig.MethodName) { Put("density", ctx.GetOrNull(density)); Put("grid", ctx.GetOrNull(grid)); }
-            if (name == "lora") Put("rank", ctx.GetOrNull(rank));
-            if (name == "meprop") Put("keep", ctx.GetOrNull(keep));
-            foreach (var kv in ctx.GetOrNull(methodOpt) ?? [])
-            {
-                var eq = kv.IndexOf('=');
-                if (eq <= 0) throw new MlpKitException($"--method-option {kv}: expected name=value");
-                options[kv[..eq]] = kv[(eq + 1)..];
-            }
+            var options = MethodOptions(ctx);
             var run = ctx.Get(output);
-            var trainerOptions = new TrainerOptions
-            {
-                OutDir = run, Epochs = ctx.Get(epochs), MaxSteps = ctx.Get(maxSteps), BatchSize = ctx.Get(batch), GradAccumulation = ctx.Get(accum),
-                LearningRate = ctx.Get(lr), WeightDecay = ctx.Get(wd), WarmupRatio = ctx.Get(warmup),
-                Decay = ctx.Get(schedule) switch { "cosine" => LrDecay.Cosine, "constant" => LrDecay.Constant, _ => LrDecay.Linear },
-                ClipNorm = ctx.Get(clip), EvalEvery = ctx.Get(evalEvery), Patience = ctx.Get(patience), CheckpointEvery = ctx.Get(ckptEvery),
-                Seed = ctx.Seed, Resume = ctx.Get(resume), Progress = !ctx.Get(noProgress),
-            };
+            var trainerOptions = TrainerOptionsOf(ctx, run);
             var spec = new FineTuneRunSpec(ctx.Get(model), data, name, options, trainerOptions, ctx.Get(maxLength))
             {
                 FusionScale = StandaloneScales.ParseMode(ctx.Get(fusionScale)),
@@ -136,6 +119,41 @@ public static class FinetuneCommand
                                   $"{footprint.TrainableParameters:N0} trainable, optimizer state {footprint.OptimizerStateBytes / 1048576.0:F2} MiB{fused} -> {run}");
             return CliRun.Ok;
         }
+    }
+
+    /// <summary>The method's options from --density/--grid/--rank/--keep and --method-option name=value (read by name, shared by every task type).</summary>
+    internal static Dictionary<string, string> MethodOptions(CliContext ctx)
+    {
+        T? Maybe<T>(string option) => ctx.Parse.GetValue<T>(option);
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        void Put(string key, object? value) { if (value is not null) options[key] = Convert.ToString(value, CultureInfo.InvariantCulture)!; }
+        var name = Maybe<string>("--method");
+        if (name is "sparsegrad" or FusionSparseGradConfig.MethodName) { Put("density", Maybe<double?>("--density")); Put("grid", Maybe<double?>("--grid")); }
+        if (name == "lora") Put("rank", Maybe<int?>("--rank"));
+        if (name == "meprop") Put("keep", Maybe<double?>("--keep"));
+        foreach (var kv in Maybe<string[]>("--method-option") ?? [])
+        {
+            var eq = kv.IndexOf('=');
+            if (eq <= 0) throw new MlpKitException($"--method-option {kv}: expected name=value");
+            options[kv[..eq]] = kv[(eq + 1)..];
+        }
+        return options;
+    }
+
+    /// <summary>The trainer's settings from the shared finetune options (read by name, shared by every task type).</summary>
+    internal static TrainerOptions TrainerOptionsOf(CliContext ctx, string outDir, string? plotTitle = null)
+    {
+        T Get<T>(string option) => ctx.Parse.GetValue<T>(option)!;
+        return new TrainerOptions
+        {
+            OutDir = outDir, Epochs = Get<double>("--epochs"), MaxSteps = Get<long>("--max-steps"), BatchSize = Get<int>("--batch-size"),
+            GradAccumulation = Get<int>("--grad-accum"), LearningRate = Get<double>("--lr"), WeightDecay = Get<double>("--weight-decay"),
+            WarmupRatio = Get<double>("--warmup-ratio"),
+            Decay = Get<string>("--schedule") switch { "cosine" => LrDecay.Cosine, "constant" => LrDecay.Constant, _ => LrDecay.Linear },
+            ClipNorm = Get<double>("--clip"), EvalEvery = Get<long>("--eval-every"), Patience = Get<int>("--patience"),
+            CheckpointEvery = Get<long>("--checkpoint-every"), Seed = ctx.Seed, Resume = Get<bool>("--resume"), Progress = !Get<bool>("--no-progress"),
+            PlotTitle = plotTitle,
+        };
     }
 
     /// <summary>

@@ -45,28 +45,9 @@ internal static class FinetuneGeneration
                 ctx.Get(PromptColumn), ctx.Get(TargetColumn))
             .Subsample(Maybe<int?>("--max-train"), Maybe<int?>("--max-eval"), Maybe<int?>("--max-eval"), (int)ctx.Seed);
 
-        var options = new Dictionary<string, string>(StringComparer.Ordinal);
-        void Put(string key, object? value) { if (value is not null) options[key] = Convert.ToString(value, CultureInfo.InvariantCulture)!; }
         var method = Get<string>("--method");
-        if (method == "sparsegrad") { Put("density", Maybe<double?>("--density")); Put("grid", Maybe<double?>("--grid")); }
-        if (method == "lora") Put("rank", Maybe<int?>("--rank"));
-        if (method == "meprop") Put("keep", Maybe<double?>("--keep"));
-        foreach (var kv in Maybe<string[]>("--method-option") ?? [])
-        {
-            var eq = kv.IndexOf('=');
-            if (eq <= 0) throw new MlpKitException($"--method-option {kv}: expected name=value");
-            options[kv[..eq]] = kv[(eq + 1)..];
-        }
-        var trainer = new TrainerOptions
-        {
-            OutDir = run, Epochs = Get<double>("--epochs"), MaxSteps = Get<long>("--max-steps"), BatchSize = Get<int>("--batch-size"),
-            GradAccumulation = Get<int>("--grad-accum"), LearningRate = Get<double>("--lr"), WeightDecay = Get<double>("--weight-decay"),
-            WarmupRatio = Get<double>("--warmup-ratio"),
-            Decay = Get<string>("--schedule") switch { "cosine" => LrDecay.Cosine, "constant" => LrDecay.Constant, _ => LrDecay.Linear },
-            ClipNorm = Get<double>("--clip"), EvalEvery = Get<long>("--eval-every"), Patience = Get<int>("--patience"),
-            CheckpointEvery = Get<long>("--checkpoint-every"), Seed = ctx.Seed, Resume = Get<bool>("--resume"), Progress = !Get<bool>("--no-progress"),
-            PlotTitle = $"{method} generation fine-tuning",
-        };
+        var options = FinetuneCommand.MethodOptions(ctx);
+        var trainer = FinetuneCommand.TrainerOptionsOf(ctx, run, $"{method} generation fine-tuning");
         var spec = new GenerationRunSpec(Get<string>("--model"), data, method, options, trainer, decoding, Get<int>("--max-length"), ctx.Get(EvalBefore),
             MlpKit.Compression.StandaloneScales.ParseMode(Get<string>("--fusion-scale")));
         var result = GenerationFineTuneRun.Run(spec, ctx.Cancel, log: Console.Error.WriteLine);
