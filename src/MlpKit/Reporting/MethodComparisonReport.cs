@@ -162,7 +162,7 @@ public static class MethodComparisonReport
         plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
         for (var i = 0; i < methods.Count; i++)
             plt.Legend.ManualItems.Add(new LegendItem { LabelText = methods[i], FillColor = palette.GetColor(i) });
-        plt.ShowLegend(Alignment.LowerRight);
+        plt.ShowLegend(Edge.Right);   // outside the data area: bars of any height stay visible
         plt.YLabel("test score");
         // A correlation can be negative; accuracies and correlations both stay below 1.
         plt.Axes.SetLimitsY(Math.Min(0, bars.Count == 0 ? 0 : bars.Min(b => b.Value - b.Error) - 0.05), 1.05);
