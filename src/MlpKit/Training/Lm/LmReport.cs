@@ -65,14 +65,15 @@ public sealed record LmRunReport
 public static class UsagePlot
 {
     /// <summary>
-    /// Share of selections per unit, one line per layer (and run); units sorted by index. Dense layers have no
-    /// usage and are left out; returns false when nothing was drawn.
+    /// Share of selections per unit, one line per layer (and run), units ranked from most to least used: unit ids
+    /// mean nothing across layers, while the ranked curve shows balance at a glance (flat = even use, a spike and a
+    /// tail at zero = collapse). Dense layers have no usage and are left out; returns false when nothing was drawn.
     /// </summary>
     public static bool Write(string pngPath, string title, IEnumerable<(string Label, LayerUsage Usage)> series)
     {
         var plt = new Plot();
         plt.Title(title);
-        plt.XLabel("unit (expert / value / neuron)");
+        plt.XLabel("unit rank, most used first (expert / value / neuron)");
         plt.YLabel("share of selections");
         var any = false;
         foreach (var (label, u) in series)
@@ -80,14 +81,14 @@ public static class UsagePlot
             var total = (double)u.Counts.Sum();
             if (u.Counts.Length == 0 || total == 0) continue;
             var s = plt.Add.Scatter(Enumerable.Range(0, u.Counts.Length).Select(i => (double)i).ToArray(),
-                u.Counts.Select(c => c / total).ToArray());
+                u.Counts.Select(c => c / total).OrderByDescending(x => x).ToArray());
             s.LegendText = $"{label} (H/Hmax {u.NormalizedEntropy:F3})";
             s.MarkerSize = u.Counts.Length <= 64 ? 5 : 0;
             any = true;
         }
         if (!any) return false;
-        plt.ShowLegend();
-        AtomicFile.WriteAllBytes(pngPath, plt.GetImageBytes(900, 500, ImageFormat.Png));
+        plt.ShowLegend(Edge.Right);
+        AtomicFile.WriteAllBytes(pngPath, plt.GetImageBytes(1200, 550, ImageFormat.Png));
         return true;
     }
 }

@@ -177,29 +177,50 @@ public static class SigmaMoeExperiment
         AtomicFile.WriteAllText(Path.Combine(outDir, "results.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
+    /// <summary>
+    /// Train cross-entropy as a trailing mean over 10 logged points (single batches are too noisy to tell variants
+    /// apart) and valid loss as markers; the y range leaves out the first 10% of steps, where every variant falls
+    /// from ln(vocab), so the differences that matter are visible.
+    /// </summary>
     static void WriteLossCurves(string outDir, IReadOnlyList<string> variants)
     {
         var plt = new Plot();
-        plt.Title("train cross-entropy (lines) and valid loss (markers) per step");
+        plt.Title("train cross-entropy (mean of the last 10 logs) and valid loss (markers)");
         plt.XLabel("step");
         plt.YLabel("nats / token");
-        foreach (var v in variants)
+        var palette = new ScottPlot.Palettes.Category10();
+        double lo = double.PositiveInfinity, hi = double.NegativeInfinity;
+        for (var i = 0; i < variants.Count; i++)
         {
-            var path = Path.Combine(outDir, RunName(v), "metrics.jsonl");
+            var path = Path.Combine(outDir, RunName(variants[i]), "metrics.jsonl");
             if (!File.Exists(path)) continue;
             var recs = MetricsLog.ReadAll(path);
-            var train = recs.Where(r => (string?)r["kind"] == "train" && r["ce"] is JsonValue).ToList();
-            var eval = recs.Where(r => (string?)r["kind"] == "eval" && r["loss"] is JsonValue).ToList();
-            var line = plt.Add.Scatter(train.Select(r => (double)(long)r["step"]!).ToArray(), train.Select(r => (double)r["ce"]!).ToArray());
-            line.LegendText = $"{v} train";
+            // A resumed run logs again the steps after its checkpoint: the last record of a step wins.
+            List<(double Step, double Value)> Series(string kind, string field) => recs
+                .Where(r => (string?)r["kind"] == kind && r[field] is JsonValue)
+                .GroupBy(r => (long)r["step"]!).Select(g => ((double)g.Key, (double)g.Last()[field]!)).OrderBy(p => p.Item1).ToList();
+            var train = Series("train", "ce");
+            var eval = Series("eval", "loss");
+            var smooth = train.Select((p, k) => (p.Step, Value: train.Skip(Math.Max(0, k - 9)).Take(Math.Min(10, k + 1)).Average(q => q.Value))).ToList();
+            var color = palette.GetColor(i);
+            var line = plt.Add.Scatter(smooth.Select(p => p.Step).ToArray(), smooth.Select(p => p.Value).ToArray());
+            line.LegendText = $"{variants[i]} train";
             line.MarkerSize = 0;
-            var pts = plt.Add.Scatter(eval.Select(r => (double)(long)r["step"]!).ToArray(), eval.Select(r => (double)r["loss"]!).ToArray());
-            pts.LegendText = $"{v} valid";
-            pts.Color = line.Color;
+            line.Color = color;
+            var pts = plt.Add.Scatter(eval.Select(p => p.Step).ToArray(), eval.Select(p => p.Value).ToArray());
+            pts.LegendText = $"{variants[i]} valid";
+            pts.Color = color;
             pts.LineWidth = 0;
             pts.MarkerSize = 8;
+            var last = smooth.Count > 0 ? smooth[^1].Step : 0;
+            foreach (var (step, value) in smooth.Concat(eval).Where(p => p.Step >= 0.1 * last))
+            {
+                lo = Math.Min(lo, value);
+                hi = Math.Max(hi, value);
+            }
         }
-        plt.ShowLegend();
-        AtomicFile.WriteAllBytes(Path.Combine(outDir, "loss_curves.png"), plt.GetImageBytes(1000, 600, ImageFormat.Png));
+        if (hi > lo) plt.Axes.SetLimitsY(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo));
+        plt.ShowLegend(Edge.Right);
+        AtomicFile.WriteAllBytes(Path.Combine(outDir, "loss_curves.png"), plt.GetImageBytes(1200, 600, ImageFormat.Png));
     }
 }
