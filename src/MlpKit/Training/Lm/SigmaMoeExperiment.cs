@@ -61,7 +61,7 @@ public static class SigmaMoeExperiment
             cancel.ThrowIfCancellationRequested();
             var runDir = Path.Combine(o.OutDir, RunName(v));
             var sw = Stopwatch.StartNew();
-            var report = TrainOrReuse(spec.WithVariant(v), runDir, o.Resume, cancel, log);
+            var report = TrainOrReuse(v, spec.WithVariant(v), runDir, o.Resume, cancel, log);
             if (report.Interrupted)
             {
                 log?.Invoke($"{v}: stopped; checkpoint saved in {runDir}. Run the same command with --resume to continue.");
@@ -84,7 +84,7 @@ public static class SigmaMoeExperiment
     /// With resume, a variant whose report exists under the same config is not trained again and one with a checkpoint
     /// continues exactly from it; a different config in the folder is an error rather than a silent mix of two setups.
     /// </summary>
-    static LmRunReport TrainOrReuse(LmRunSpec spec, string runDir, bool resume, CancellationToken cancel, Action<string>? log)
+    static LmRunReport TrainOrReuse(string variant, LmRunSpec spec, string runDir, bool resume, CancellationToken cancel, Action<string>? log)
     {
         var configPath = Path.Combine(runDir, LmRunSpec.FileName);
         if (!resume || !File.Exists(configPath)) return LmRun.Train(spec, runDir, resume: false, cancel, progress: log is not null);
@@ -92,7 +92,7 @@ public static class SigmaMoeExperiment
             throw new MlpKitException($"{configPath}: this run was made with other settings than the experiment being resumed (steps, variant or seed); use a new --out");
         if (File.Exists(Path.Combine(runDir, LmRunReport.FileName)))
         {
-            log?.Invoke($"{spec.Ffn}: finished earlier, report reused from {runDir}");
+            log?.Invoke($"{variant}: finished earlier, report reused from {runDir}");
             return LmRunReport.Load(runDir);
         }
         var canResume = TrainerCheckpoint.Resolve(Path.Combine(runDir, "checkpoint")) is not null;
