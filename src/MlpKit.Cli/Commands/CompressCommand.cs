@@ -13,11 +13,6 @@ namespace MlpKit.Cli.Commands;
 /// </summary>
 public static class CompressCommand
 {
-    /// <summary>Tokenizer files a zoo model folder may carry; a written checkpoint keeps them so it is usable on its own.</summary>
-    public static readonly string[] TokenizerFiles = MlpKit.Tokenizers.TokenizerFiles.Names;
-
-    public static void CopyTokenizerFiles(string fromDir, string toDir) => MlpKit.Tokenizers.TokenizerFiles.Copy(fromDir, toDir);
-
     public static Command Create()
     {
         var model = new Option<string>("--model", "-m") { Description = "Model directory (zoo or USE-Lite checkpoint) or 'use-lite' (the asset)", Required = true };
@@ -111,7 +106,7 @@ public static class CompressCommand
             // rescale blocks that are no longer fused.
             if (result.Scales.Count > 0) FusionCounts.Save(outDir, result.Scales);
             else File.Delete(Path.Combine(outDir, FusionCounts.FileName));
-            if (Directory.Exists(spec)) CopyTokenizerFiles(spec, outDir);
+            if (Directory.Exists(spec)) MlpKit.Tokenizers.TokenizerFiles.Copy(spec, outDir);
             if (ctx.GetOrNull(report) is { } reportPath) CompressionReport.WriteAll(reportPath, new[] { result.Report });
             var rep = result.Report;
             Console.Out.WriteLine($"{mth.Name}: hidden {rep.HiddenBefore} -> {rep.HiddenAfter}, output error {rep.OutputError:G4}, ntk error {Fmt(rep.NtkError)}, {rep.Seconds:F1} s; wrote {outDir}");

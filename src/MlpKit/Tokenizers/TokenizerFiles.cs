@@ -158,12 +158,15 @@ public static class TokenizerFiles
     /// <summary>The tokenizer files a zoo model folder may carry; a checkpoint written from it keeps them, so it is usable on its own.</summary>
     public static readonly string[] Names = ["vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
-    /// <summary>Copies the tokenizer files present in <paramref name="fromDir"/> and absent from <paramref name="toDir"/>.</summary>
+    /// <summary>
+    /// Copies the tokenizer files present in <paramref name="fromDir"/> over any in <paramref name="toDir"/>: the
+    /// written model must carry the tokenizer it was trained with, not one left there by an earlier run.
+    /// </summary>
     public static void Copy(string fromDir, string toDir)
     {
         if (Path.GetFullPath(fromDir) == Path.GetFullPath(toDir)) return;
         foreach (var file in Names)
-            if (File.Exists(Path.Combine(fromDir, file)) && !File.Exists(Path.Combine(toDir, file)))
-                File.Copy(Path.Combine(fromDir, file), Path.Combine(toDir, file));
+            if (File.Exists(Path.Combine(fromDir, file)))
+                File.Copy(Path.Combine(fromDir, file), Path.Combine(toDir, file), overwrite: true);
     }
 }
