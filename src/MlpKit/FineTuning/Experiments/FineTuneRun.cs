@@ -157,23 +157,12 @@ public static class FineTuneRun
             ["method_options"] = new JsonObject(spec.MethodOptions.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
             ["classes"] = spec.Data is TextClassificationTask k ? k.NumClasses : null,
             ["train_examples"] = spec.Data.Train.Count,
-            ["dev"] = Score(dev),
-            ["test"] = Score(test),
-            ["steps"] = result.Steps,
-            ["best_step"] = result.BestStep,
-            ["stopped_early"] = result.StoppedEarly,
-            ["trainable_parameters"] = footprint.TrainableParameters,
-            ["optimizer_state_bytes"] = footprint.OptimizerStateBytes,
-            ["gradient_bytes"] = footprint.GradientBytes,
-            ["mlp_optimizer_state_bytes"] = footprint.MlpOptimizerStateBytes,
-            ["method_extra_bytes"] = footprint.ExtraBytes,
-            ["peak_rss_bytes"] = peak,
-            ["train_seconds"] = result.Seconds,
-            ["total_seconds"] = clock.Elapsed.TotalSeconds,
-            ["examples_per_second"] = result.ExamplesPerSecond,
-            ["seed"] = spec.Trainer.Seed,
-            ["fusion_scale"] = counts.Count > 0 ? StandaloneScales.ModeNames[(int)spec.FusionScale] : null,
+            ["dev"] = RunMetrics.Score(dev),
+            ["test"] = RunMetrics.Score(test),
         };
+        var totalSeconds = clock.Elapsed.TotalSeconds;
+        RunMetrics.AddRunFigures(metrics, result, footprint, peak, totalSeconds, spec.Trainer.Seed);
+        metrics["fusion_scale"] = counts.Count > 0 ? StandaloneScales.ModeNames[(int)spec.FusionScale] : null;
         if (compression is not null)
         {
             var c = compression.ToJson();
@@ -185,18 +174,11 @@ public static class FineTuneRun
             Directory.CreateDirectory(outDir);
             AtomicFile.WriteAllText(Path.Combine(outDir, MetricsFile), metrics.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         }
-        return new FineTuneRunResult(spec, dev, test, result, footprint, peak, clock.Elapsed.TotalSeconds)
+        return new FineTuneRunResult(spec, dev, test, result, footprint, peak, totalSeconds)
         {
             Compression = compression,
             Metrics = metrics,
         };
-    }
-
-    static JsonObject Score(EvalResult r)
-    {
-        var o = new JsonObject { [r.Metric] = double.IsNaN(r.Value) ? null : r.Value, ["loss"] = r.Loss is { } l && double.IsFinite(l) ? l : null };
-        foreach (var (k, v) in r.Extra ?? new Dictionary<string, double>()) o[k] = double.IsFinite(v) ? v : null;
-        return o;
     }
 
     /// <summary>

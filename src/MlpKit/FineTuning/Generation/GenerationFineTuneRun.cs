@@ -49,9 +49,6 @@ public sealed record GenerationRunResult(
 /// </summary>
 public static class GenerationFineTuneRun
 {
-    /// <summary>Tokenizer files a checkpoint folder may carry; the merged model keeps them so it is usable on its own.</summary>
-    static readonly string[] TokenizerFileNames = ["vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
-
     public static GenerationRunResult Run(GenerationRunSpec spec, CancellationToken cancel = default, Action<string>? log = null)
     {
         var loaded = ModelSource.Load(spec.Model);
@@ -143,13 +140,11 @@ public static class GenerationFineTuneRun
         }
     }
 
+    /// <summary>The merged model keeps its tokenizer files so it is usable on its own.</summary>
     static void ExportModel(ICausalLanguageModel model, string fromDir, string toDir)
     {
         ModelZoo.Save(model, toDir);
-        if (Path.GetFullPath(fromDir) == Path.GetFullPath(toDir)) return;
-        foreach (var file in TokenizerFileNames)
-            if (File.Exists(Path.Combine(fromDir, file)))
-                File.Copy(Path.Combine(fromDir, file), Path.Combine(toDir, file), overwrite: true);
+        TokenizerFiles.Copy(fromDir, toDir);
     }
 
     public static void WritePredictions(string path, IEnumerable<GenerationPrediction> predictions)
@@ -165,7 +160,6 @@ public static class GenerationFineTuneRun
     /// <summary>RUN/metrics.json: the classification run's fields, with the generation scores and decoding settings.</summary>
     public static JsonObject Metrics(GenerationRunSpec spec, GenerationRunResult r)
     {
-        var f = r.Footprint!;
         var o = new JsonObject
         {
             ["task"] = spec.Data.Name,
@@ -184,30 +178,10 @@ public static class GenerationFineTuneRun
             ["dev_examples"] = spec.Data.Dev.Count,
             ["test_examples"] = spec.Data.Test.Count,
         };
-        if (r.DevBefore is { } b) o["dev_before"] = Score(b.Result);
-        o["dev"] = Score(r.Dev!.Result);
-        o["test"] = Score(r.Test!.Result);
-        o["steps"] = r.Train.Steps;
-        o["best_step"] = r.Train.BestStep;
-        o["stopped_early"] = r.Train.StoppedEarly;
-        o["trainable_parameters"] = f.TrainableParameters;
-        o["optimizer_state_bytes"] = f.OptimizerStateBytes;
-        o["gradient_bytes"] = f.GradientBytes;
-        o["mlp_optimizer_state_bytes"] = f.MlpOptimizerStateBytes;
-        o["method_extra_bytes"] = f.ExtraBytes;
-        o["peak_rss_bytes"] = r.PeakRssBytes;
-        o["train_seconds"] = r.Train.Seconds;
-        o["total_seconds"] = r.TotalSeconds;
-        o["examples_per_second"] = r.Train.ExamplesPerSecond;
-        o["seed"] = spec.Trainer.Seed;
-        return o;
-    }
-
-    static JsonObject Score(EvalResult r)
-    {
-        static JsonNode? Num(double? v) => v is { } x && double.IsFinite(x) ? x : null;
-        var o = new JsonObject { [r.Metric] = Num(r.Value), ["loss"] = Num(r.Loss) };
-        foreach (var (k, v) in r.Extra ?? new Dictionary<string, double>()) o[k] = Num(v);
+        if (r.DevBefore is { } b) o["dev_before"] = RunMetrics.Score(b.Result);
+        o["dev"] = RunMetrics.Score(r.Dev!.Result);
+        o["test"] = RunMetrics.Score(r.Test!.Result);
+        RunMetrics.AddRunFigures(o, r.Train, r.Footprint!, r.PeakRssBytes, r.TotalSeconds, spec.Trainer.Seed);
         return o;
     }
 
