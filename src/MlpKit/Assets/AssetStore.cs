@@ -110,6 +110,7 @@ public sealed class AssetStore
             var sources = new List<AssetManifestSource>();
             foreach (var source in spec.Sources)
                 sources.Add(FetchSource(spec, source, Path.Combine(downloads, sources.Count.ToString()), staging));
+            spec.Prepare?.Invoke(staging, _log);
             foreach (var required in spec.RequiredFiles)
                 if (!File.Exists(Path.Combine(staging, required)))
                     throw new MlpKitException($"asset {spec.Name}: the archives lack the expected file '{required}'");
@@ -147,9 +148,12 @@ public sealed class AssetStore
             ArchiveChecksum.Verify(archive, source.Checksum, $"{spec.Name} ({source.Spec})");
             var target = Path.Combine(staging, source.TargetSubdir);
             Directory.CreateDirectory(target);
-            var written = source.Kind == AssetSourceKind.Debian
-                ? ArchiveUnpacker.ExtractDeb(archive, source.StripPrefix, target)
-                : ArchiveUnpacker.ExtractTarGz(archive, source.StripPrefix, target);
+            var written = source.Kind switch
+            {
+                AssetSourceKind.Debian => ArchiveUnpacker.ExtractDeb(archive, source.StripPrefix, target),
+                AssetSourceKind.NuGet => AssemblyResources.ExtractFromNupkg(archive, source.StripPrefix, target),
+                _ => ArchiveUnpacker.ExtractTarGz(archive, source.StripPrefix, target),
+            };
             if (written.Count == 0)
                 throw new MlpKitException($"{spec.Name} ({source.Spec}): no files under '{source.StripPrefix}/' in the archive");
             _log.WriteLine($"{FormatSize(bytes)}, ok");

@@ -20,6 +20,13 @@ public sealed record CompressionReport
     public long HiddenAfter => Layers.Sum(l => l.HiddenAfter);
     /// <summary>‖Y' − Y‖_F / ‖Y‖_F of the model's per-example representation on the calibration examples.</summary>
     public double OutputError { get; init; }
+    /// <summary>What the model's output is: "sentence embedding (mean pooling, normalized)", "logits", …</summary>
+    public string Output { get; init; } = "";
+    /// <summary>‖Y' − Y‖_F / ‖Y‖_F of the model's output on held-out examples (not the calibration ones); null without them.</summary>
+    public double? HeldoutError { get; init; }
+    /// <summary>Mean cosine between the compressed and the original model's output vectors on the held-out examples.</summary>
+    public double? HeldoutCosine { get; init; }
+    public int HeldoutExamples { get; init; }
     /// <summary>‖K' − K‖_F / ‖K‖_F of the kernel over all compressed blocks' parameters.</summary>
     public double? NtkError { get; init; }
     /// <summary>‖K' − K‖_F, the reference code's unnormalised figure.</summary>
@@ -49,7 +56,11 @@ public sealed record CompressionReport
             ["seed"] = Seed,
             ["hidden_before"] = HiddenBefore,
             ["hidden_after"] = HiddenAfter,
+            ["output"] = Output,
             ["output_error"] = OutputError,
+            ["heldout_output_error"] = HeldoutError,
+            ["heldout_cosine"] = HeldoutCosine,
+            ["heldout_examples"] = HeldoutExamples,
             ["ntk_error"] = NtkError,
             ["ntk_error_absolute"] = NtkErrorAbsolute,
             ["ntk_kind"] = NtkKind,

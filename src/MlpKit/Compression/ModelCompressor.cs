@@ -21,10 +21,14 @@ public sealed record ModelCompressionOptions
     public KMeansOptions KMeans { get; init; } = new();
     public ScaleMode ScaleMode { get; init; } = ScaleMode.Standalone;
     public required ModelBatch Calibration { get; init; }
+    /// <summary>Examples the compression never sees, for the held-out output error and cosine; null skips them.</summary>
+    public ModelBatch? Heldout { get; init; }
     /// <summary>Examples for the NTK error; null skips it.</summary>
     public ModelBatch? NtkExamples { get; init; }
     public NtkKind NtkKind { get; init; } = NtkKind.Sign;
     public Action<string>? Progress { get; init; }
+    /// <summary>A first progress line (what is compressed, with which examples), shown once the widths are known to be valid.</summary>
+    public string? Header { get; init; }
 }
 
 /// <summary>
@@ -53,20 +57,32 @@ public static class ModelCompressor
     /// <summary>Result of a run: the report and, for fused blocks, the frozen cluster sizes by block name.</summary>
     public sealed record Result(CompressionReport Report, Dictionary<string, Tensor> Scales);
 
+    /// <summary>The model's output for many examples, 32 at a time (held-out sets can be larger than one batch should be).</summary>
+    static Tensor RepresentInBatches(CompressibleModel model, ModelBatch all)
+    {
+        var parts = new List<Tensor>();
+        for (int start = 0; start < all.Count; start += 32)
+            parts.Add(model.Represent(model.Slice(all, start, Math.Min(32, all.Count - start))).detach());
+        return cat(parts, 0);
+    }
+
     public static Result Run(CompressibleModel model, ModelCompressionOptions o)
     {
         var total = Stopwatch.StartNew();
         var blocks = Select(model, o.Layers);
         // Reject impossible widths before any work (and before any progress line).
         var widths = blocks.ToDictionary(b => b, b => Width(b, o));
+        if (o.Header is not null) o.Progress?.Invoke(o.Header);
         using var scope = NewDisposeScope();
 
         // 1. Original model: outputs and every selected block's inputs on the calibration examples.
         Tensor y0;
+        Tensor? h0 = null;
         Dictionary<IFeedForward, Tensor> inputs;
         using (no_grad())
         {
             inputs = CaptureInputs(model, blocks, o.Calibration, out y0);
+            if (o.Heldout is { } held) h0 = RepresentInBatches(model, held);
         }
 
         // 2. Original kernel, split by block.
@@ -102,9 +118,16 @@ public static class ModelCompressor
 
         // 4. Compressed model: representation error and kernel error, per block and in total.
         double modelOut;
+        double? heldErr = null, heldCos = null;
         using (no_grad())
         {
             modelOut = RelErr(model.Represent(o.Calibration), y0);
+            if (h0 is not null)
+            {
+                var h1 = RepresentInBatches(model, o.Heldout!);
+                heldErr = RelErr(h1, h0);
+                heldCos = nn.functional.cosine_similarity(h1.to(ScalarType.Float64), h0.to(ScalarType.Float64), 1).mean().ToDouble();
+            }
         }
         double? ntkRel = null, ntkAbs = null;
         if (k0 is not null)
@@ -129,7 +152,11 @@ public static class ModelCompressor
             Hidden = o.Hidden,
             Seed = o.Seed,
             Layers = layers,
+            Output = model.OutputKind,
             OutputError = modelOut,
+            HeldoutError = heldErr,
+            HeldoutCosine = heldCos,
+            HeldoutExamples = o.Heldout?.Count ?? 0,
             NtkError = ntkRel,
             NtkErrorAbsolute = ntkAbs,
             NtkKind = o.NtkKind == NtkKind.Sign ? "sign" : "sgd",

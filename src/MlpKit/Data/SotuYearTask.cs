@@ -59,7 +59,8 @@ public static class SotuYearTask
         return passages.Select(words => string.Join(' ', words.Take(MaxWords))).ToArray();
     }
 
-    static IEnumerable<string> Sentences(string text)
+    /// <summary>The text cut after . ! ? (and closing quotes) where an upper-case letter, digit or opening quote follows.</summary>
+    public static IEnumerable<string> Sentences(string text)
     {
         var start = 0;
         for (var i = 0; i < text.Length; i++)

@@ -91,6 +91,28 @@ public static class ModelZoo
     }
 
     /// <summary>
+    /// Builds the model a config describes and fills it from tensors under Hugging Face names (the same checks
+    /// as <see cref="Load"/>: every tensor present, of the right shape, none unknown); <paramref name="file"/>
+    /// names the source in errors.
+    /// </summary>
+    public static ITransformerModel FromTensors(HfConfig config, IReadOnlyDictionary<string, Tensor> tensors, string file)
+    {
+        TorchRuntime.EnsureInitialized();
+        var model = Build(config);
+        try
+        {
+            HfTensorBinding.Load(model.Module, model.NameMap(), tensors, file);
+            model.Module.eval();
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return model;
+    }
+
+    /// <summary>
     /// Writes DIR/config.json and the weights (Hugging Face names and layouts), each file atomically; weights
     /// above <paramref name="maxShardBytes"/> go into Hugging Face-style shards with an index.
     /// </summary>

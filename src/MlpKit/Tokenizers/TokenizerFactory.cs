@@ -50,6 +50,13 @@ public static class TokenizerFactory
         throw new MlpKitException($"{modelDir}: no tokenizer files (expected vocab.json + merges.txt for GPT-2/RoBERTa BPE, vocab.txt for BERT WordPiece, or a SentencePiece vocab.json array for USE-Lite)");
     }
 
+    /// <summary>The tokenizer of a model folder, or null when the folder holds no tokenizer files.</summary>
+    public static ITextTokenizer? TryLoad(string modelDir)
+    {
+        string[] markers = ["vocab.txt", "vocab.json", "tokenizer.json", "dist/vocab.json"];
+        return markers.Any(f => File.Exists(Path.Combine(modelDir, f))) ? Load(modelDir) : null;
+    }
+
     static bool IsRoberta(string modelDir, string vocabJson)
     {
         if (ReadString(Path.Combine(modelDir, "config.json"), "model_type") is { } type)

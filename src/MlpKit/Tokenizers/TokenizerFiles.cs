@@ -155,8 +155,12 @@ public static class TokenizerFiles
 
     static void WriteAtomically(string path, byte[] bytes) => AtomicFile.WriteAllBytes(path, bytes);
 
-    /// <summary>The tokenizer files a zoo model folder may carry; a checkpoint written from it keeps them, so it is usable on its own.</summary>
-    public static readonly string[] Names = ["vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
+    /// <summary>
+    /// The files a zoo model folder may carry beside its weights: the tokenizer, and the sentence-transformers
+    /// pooling files. A checkpoint written from it keeps them, so it is usable (and pools) on its own.
+    /// </summary>
+    public static readonly string[] Names = ["vocab.txt", "vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+        .. MlpKit.Embeddings.SentencePooling.Files];
 
     /// <summary>
     /// Copies the tokenizer files present in <paramref name="fromDir"/> over any in <paramref name="toDir"/>: the
@@ -167,6 +171,10 @@ public static class TokenizerFiles
         if (Path.GetFullPath(fromDir) == Path.GetFullPath(toDir)) return;
         foreach (var file in Names)
             if (File.Exists(Path.Combine(fromDir, file)))
-                File.Copy(Path.Combine(fromDir, file), Path.Combine(toDir, file), overwrite: true);
+            {
+                var target = Path.Combine(toDir, file);
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(Path.Combine(fromDir, file), target, overwrite: true);
+            }
     }
 }

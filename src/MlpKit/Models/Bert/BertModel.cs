@@ -119,7 +119,9 @@ public sealed class BertModel : nn.Module, IEncoderModel
 
     public TensorNameMap NameMap()
     {
-        var p = _cfg.Prefix;
+        // transformers' convention: BertModel/RobertaModel save bare names ("embeddings.…"), the task models
+        // prefix the base model ("bert.embeddings.…"); both forms are read either way.
+        var p = _cfg.NumLabels > 0 ? _cfg.Prefix : "";
         var e = new List<TensorMapping>
         {
             new("word.weight", p + "embeddings.word_embeddings.weight", ParameterCategory.Embeddings),
@@ -169,7 +171,7 @@ public sealed class BertModel : nn.Module, IEncoderModel
             @"^lm_head\.",                        // RoBERTa masked-LM head
         };
         if (pooler is null) ignored.Add(@"^(bert\.|roberta\.)?pooler\.");
-        return new TensorNameMap(Architecture, e, new[] { p }, ignored);
+        return new TensorNameMap(Architecture, e, new[] { _cfg.Prefix }, ignored);
     }
 
     // Original TF-converted checkpoints name LayerNorm parameters gamma/beta.

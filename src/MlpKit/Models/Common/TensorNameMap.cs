@@ -50,8 +50,8 @@ public sealed class TensorNameMap
     public IReadOnlyList<TensorMapping> Entries { get; }
 
     /// <summary>
-    /// Base-model prefixes ("bert.", "transformer.", "model.") that a checkpoint of the bare base model omits;
-    /// names are written with them and read with or without.
+    /// Base-model prefixes ("bert.", "transformer.", "model.") that a checkpoint of the bare base model omits
+    /// and a task model's checkpoint carries; names are read with or without them.
     /// </summary>
     public IReadOnlyList<string> OptionalPrefixes { get; }
 
@@ -67,7 +67,7 @@ public sealed class TensorNameMap
         {
             yield return name;
             foreach (var p in OptionalPrefixes)
-                if (name.StartsWith(p, StringComparison.Ordinal)) yield return name[p.Length..];
+                yield return name.StartsWith(p, StringComparison.Ordinal) ? name[p.Length..] : p + name;
         }
     }
 }

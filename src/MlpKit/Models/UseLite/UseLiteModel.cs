@@ -22,7 +22,7 @@ namespace MlpKit.Models.UseLite;
 /// As an <see cref="ITransformerModel"/> its checkpoint tensor names are the module's own (there is no
 /// Hugging Face implementation to follow); see <see cref="UseLiteCheckpoint"/>.
 /// </summary>
-public sealed class UseLiteModel : nn.Module<Tensor, Tensor, Tensor>, ITransformerModel
+public sealed class UseLiteModel : nn.Module<Tensor, Tensor, Tensor>, ITransformerModel, MlpKit.Embeddings.ISentenceEncoder
 {
     private Embedding embeddings;
     private ModuleList<UseLiteLayer> layers;

@@ -1,0 +1,43 @@
+using System.Text;
+
+namespace MlpKit.Data;
+
+/// <summary>
+/// Text files of one example per line, read strictly: invalid UTF-8 is an error naming the file and the line
+/// (not silently replaced by U+FFFD), blank lines are skipped, surrounding whitespace trimmed.
+/// </summary>
+public static class TextLines
+{
+    static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>The non-empty lines (at most <paramref name="max"/>); an empty result is an error.</summary>
+    public static List<string> Read(string path, int max = int.MaxValue, string what = "examples")
+    {
+        if (Directory.Exists(path)) throw new MlpKitException($"{path}: is a folder; expected a text file, one example per line");
+        if (!File.Exists(path)) throw new MlpKitException($"{path}: file not found");
+        var bytes = File.ReadAllBytes(path);
+        var lines = new List<string>();
+        int pos = bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0, number = 0;
+        // Line by line, so an error names the line that holds the bad bytes.
+        while (pos < bytes.Length && lines.Count < max)
+        {
+            number++;
+            int end = Array.IndexOf(bytes, (byte)'\n', pos);
+            if (end < 0) end = bytes.Length;
+            string line;
+            try
+            {
+                line = Strict.GetString(bytes, pos, end - pos);
+            }
+            catch (DecoderFallbackException)
+            {
+                throw MlpKitException.Field(path, $"line {number}", "invalid UTF-8 (the file must be UTF-8 text)");
+            }
+            var trimmed = line.Trim();
+            if (trimmed.Length > 0) lines.Add(trimmed);
+            pos = end + 1;
+        }
+        if (lines.Count == 0) throw new MlpKitException($"{path}: no {what} (the file has no non-empty lines)");
+        return lines;
+    }
+}
