@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using MlpKit.Checkpoints;
 using MlpKit.Embeddings;
 using MlpKit.Models;
+using MlpKit.Tokenizers;
 
 namespace MlpKit.Onnx;
 
@@ -45,6 +46,8 @@ public static class OnnxImportRun
         var lines = File.ReadAllLines(vocabTxt, new UTF8Encoding(false, throwOnInvalidBytes: true));
         if (lines.Length > 0 && lines[^1].Length == 0) lines = lines[..^1];
         AtomicFile.WriteAllText(Path.Combine(dir, "vocab.txt"), string.Join('\n', lines) + "\n");
+        // The fast-tokenizer file too, as Hugging Face repositories ship it (and MlpKit prefers it).
+        AtomicFile.WriteAllText(Path.Combine(dir, HfJsonTokenizer.FileName), TokenizerJson.BertWordPiece(lines, lowerCase).ToJsonString());
         var config = new JsonObject
         {
             ["tokenizer_class"] = "BertTokenizer",

@@ -3,8 +3,8 @@ using System.Text.Json;
 namespace MlpKit.Tokenizers;
 
 /// <summary>
-/// Finds and loads the tokenizer of a model directory by its files:
-/// vocab.json + merges.txt -> byte-level BPE (RoBERTa when config.json's model_type says "roberta", or, without
+/// Finds and loads the tokenizer of a model directory by its files: tokenizer.json -> Hugging Face's own
+/// tokenizers library (<see cref="HfJsonTokenizer"/>); vocab.json + merges.txt -> byte-level BPE (RoBERTa when config.json's model_type says "roberta", or, without
 /// a config, when the vocabulary holds &lt;s&gt; and &lt;mask&gt;; otherwise GPT-2); vocab.txt -> BERT WordPiece
 /// (lower-cased unless tokenizer_config.json sets do_lower_case to false); a vocab.json holding a JSON array
 /// of [piece, score] (USE-Lite's SentencePiece vocabulary, in a checkpoint or as the asset's dist/vocab.json)
@@ -34,6 +34,10 @@ public static class TokenizerFactory
         lock (Extra) extra = Extra.ToArray();
         foreach (var (_, load) in extra)
             if (load(modelDir) is { } found) return found;
+
+        // tokenizer.json first, as transformers' AutoTokenizer prefers the fast tokenizer.
+        var tokenizerJson = Path.Combine(modelDir, HfJsonTokenizer.FileName);
+        if (File.Exists(tokenizerJson)) return HfJsonTokenizer.Load(tokenizerJson);
 
         var vocabJson = Path.Combine(modelDir, "vocab.json");
         var merges = Path.Combine(modelDir, "merges.txt");

@@ -32,7 +32,8 @@ public sealed class WordPieceTextTokenizer : ITextTokenizer
         var lines = File.ReadAllLines(vocabTxt);
         foreach (var required in new[] { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" })
             if (!lines.Contains(required)) throw MlpKitException.Field(vocabTxt, required, "special token missing from the vocabulary");
-        var bert = BertTokenizer.Create(vocabTxt, new BertOptions { LowerCaseBeforeTokenization = lowerCase });
+        // Uncased BERT also strips accents (transformers: strip_accents follows do_lower_case), so "café" is "cafe".
+        var bert = BertTokenizer.Create(vocabTxt, new BertOptions { LowerCaseBeforeTokenization = lowerCase, RemoveNonSpacingMarks = lowerCase });
         return new WordPieceTextTokenizer(bert, lines.Length);
     }
 

@@ -90,9 +90,14 @@ public class OnnxImportTests(Xunit.Abstractions.ITestOutputHelper output)
     }
 
     [AssetFact("minilm")]
-    public void MiniLmMatchesOnnxRuntimeOnPaddedBatches()
+    public void MiniLmMatchesOnnxRuntimeOnPaddedBatches() => MatchesOnnxRuntime("minilm", PoolingMode.Mean);
+
+    [AssetFact("arctic-xs")]
+    public void ArcticXsMatchesOnnxRuntimeOnPaddedBatches() => MatchesOnnxRuntime("arctic-xs", PoolingMode.Cls);
+
+    void MatchesOnnxRuntime(string name, PoolingMode pooling)
     {
-        var asset = TestPaths.Asset("minilm");
+        var asset = TestPaths.Asset(name);
         var onnx = Path.Combine(asset, "onnx", "model.onnx");
         using var model = (IEncoderModel)ModelZoo.Load(asset);
         var tok = TokenizerFactory.Load(asset);
@@ -108,12 +113,12 @@ public class OnnxImportTests(Xunit.Abstractions.ITestOutputHelper output)
         var ours = model.Encode(T(ids), T(mask));
         var ort = OrtReference.Run(onnx, ids, mask);
         var diff = MaxDiffAtTokens(ours, ort, mask);
-        output.WriteLine($"MiniLM last hidden state, max abs diff vs ONNX Runtime: {diff:G3}");
+        output.WriteLine($"{name} last hidden state, max abs diff vs ONNX Runtime: {diff:G3}");
         Assert.True(diff <= 1e-4, $"max abs diff {diff}");
 
-        // The sentence embedding (mask-mean of ORT's last hidden state, L2-normalised: sentence-transformers'
-        // pipeline for this model) against `embed`'s.
-        var reference = Pooling.Pool(tensor(ort, ours.shape), T(mask), PoolingMode.Mean, normalize: true);
+        // The sentence embedding (ORT's last hidden state pooled as the model's sentence-transformers config
+        // says: MiniLM mask-mean, Arctic the CLS token; then L2-normalised) against `embed`'s.
+        var reference = Pooling.Pool(tensor(ort, ours.shape), T(mask), pooling, normalize: true);
         using var encoder = SentenceEncoders.Open(asset);
         var embedded = encoder.Encoder.Embed(sentences);
         var cos = nn.functional.cosine_similarity(embedded, reference, 1);

@@ -91,8 +91,9 @@ public static class FineTuneRun
         if (spec.Data is TextClassificationTask cls) { var c = new ClassificationTrainingTask(classifier, cls); task = c; evaluateTest = c.EvaluateTest; }
         else { var r = new RegressionTrainingTask(classifier, (TextRegressionTask)spec.Data); task = r; evaluateTest = r.EvaluateTest; }
 
-        var counts = Directory.Exists(spec.Model) ? FusionCounts.Load(spec.Model) : new Dictionary<string, Tensor>();
-        var countsSource = Path.Combine(spec.Model, FusionCounts.FileName);
+        var modelDir = ModelSource.IsNamedOrDirectory(spec.Model);
+        var counts = modelDir is not null ? FusionCounts.Load(modelDir) : new Dictionary<string, Tensor>();
+        var countsSource = Path.Combine(modelDir ?? spec.Model, FusionCounts.FileName);
         CompressionOutcome? compression = null;
         long? compressionPeak = null;
         if (method is ICompressingMethod compressing)
@@ -212,9 +213,10 @@ public static class FineTuneRun
             loaded.Dispose();
             throw new MlpKitException($"--model {spec}: a {loaded.Architecture} model is not an encoder; fine-tuning classifies with use-lite, bert or roberta");
         }
-        var tokenizer = TokenizerFactory.Load(spec);
+        var dir = ModelSource.Directory(spec);
+        var tokenizer = TokenizerFactory.Load(dir);
         manual_seed(seed);
-        return (new SequenceClassifier(encoder, tokenizer, classes, maxLength), encoder, spec);
+        return (new SequenceClassifier(encoder, tokenizer, classes, maxLength), encoder, dir);
     }
 
     /// <summary>Shapes [rows, cols] of the MLP weights a method would target in <paramref name="model"/>'s classifier.</summary>

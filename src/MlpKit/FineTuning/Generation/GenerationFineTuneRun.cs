@@ -58,16 +58,17 @@ public static class GenerationFineTuneRun
             throw new MlpKitException($"--model {spec.Model}: a {loaded.Architecture} model is not a causal language model; generation fine-tunes gpt2 or mixtral checkpoints");
         }
         using var model = lm;
-        var tokenizer = TokenizerFactory.Load(spec.Model);
+        var modelDir = ModelSource.Directory(spec.Model);
+        var tokenizer = TokenizerFactory.Load(modelDir);
         if (tokenizer.VocabSize > lm.VocabSize)
             throw new MlpKitException($"--model {spec.Model}: the tokenizer has {tokenizer.VocabSize} ids, the model's embedding only {lm.VocabSize}");
         // Attached before the method is injected, so the optimizer and any adapter see W̄2 as Down's weight.
-        var counts = Directory.Exists(spec.Model) ? FusionCounts.Load(spec.Model) : new Dictionary<string, Tensor>();
+        var counts = FusionCounts.Load(modelDir);
         using var scales = counts.Count > 0 && spec.FusionScale == FusionScaleMode.Standalone
-            ? StandaloneScales.Attach(lm.Module, counts, Path.Combine(spec.Model, FusionCounts.FileName))
+            ? StandaloneScales.Attach(lm.Module, counts, Path.Combine(modelDir, FusionCounts.FileName))
             : null;
         // The adapter's change lands on W̄2 first; folding n afterwards gives the plain checkpoint's Down = W̄2·diag(n).
-        var result = Run(lm, tokenizer, spec, cancel, log, exportFrom: spec.Model, afterMerge: () => scales?.Fold());
+        var result = Run(lm, tokenizer, spec, cancel, log, exportFrom: modelDir, afterMerge: () => scales?.Fold());
         // The merged model is still fused: keeping its cluster sizes lets a later run use them.
         if (counts.Count > 0 && !result.Interrupted && spec.Trainer.OutDir is { } outDir)
             FusionCounts.Save(Path.Combine(outDir, "model"), counts);
