@@ -19,7 +19,13 @@ public static partial class CheckpointWeights
     private static partial Regex ShardName();
 
     public static bool Exists(string dir) =>
-        File.Exists(Path.Combine(dir, SingleFileName)) || File.Exists(Path.Combine(dir, IndexFileName));
+        File.Exists(Path.Combine(dir, SingleFileName)) || File.Exists(Path.Combine(dir, IndexFileName))
+        || File.Exists(Path.Combine(dir, PyTorchCheckpoint.FileName));
+
+    /// <summary>The file a directory's weights are read from (for error messages): safetensors, its index, or pytorch_model.bin.</summary>
+    public static string FileOf(string dir) =>
+        new[] { SingleFileName, IndexFileName, PyTorchCheckpoint.FileName }.Select(f => Path.Combine(dir, f)).FirstOrDefault(File.Exists)
+        ?? Path.Combine(dir, SingleFileName);
 
     /// <summary>
     /// Loads all tensors. Like the Hugging Face loader, a single <c>model.safetensors</c> wins over an index.
@@ -30,6 +36,9 @@ public static partial class CheckpointWeights
     {
         var single = Path.Combine(dir, SingleFileName);
         if (File.Exists(single)) return SafeTensors.Load(single);
+        // Only where no safetensors exist, as transformers does (safetensors first: no pickle at all).
+        var bin = Path.Combine(dir, PyTorchCheckpoint.FileName);
+        if (!File.Exists(Path.Combine(dir, IndexFileName)) && File.Exists(bin)) return PyTorchCheckpoint.Load(bin);
         var (indexPath, weightMap, byShard) = OpenIndex(dir);
         var result = new Dictionary<string, Tensor>(weightMap.Count, StringComparer.Ordinal);
         try
@@ -72,7 +81,7 @@ public static partial class CheckpointWeights
     {
         var indexPath = Path.Combine(dir, IndexFileName);
         if (!File.Exists(indexPath))
-            throw new MlpKitException($"{dir}: no {SingleFileName} or {IndexFileName} found");
+            throw new MlpKitException($"{dir}: no {SingleFileName}, {IndexFileName} or {PyTorchCheckpoint.FileName} found");
         var weightMap = ReadWeightMap(indexPath);
         var byShard = weightMap.GroupBy(kv => kv.Value, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Select(kv => kv.Key).ToHashSet(StringComparer.Ordinal), StringComparer.Ordinal);

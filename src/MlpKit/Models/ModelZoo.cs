@@ -66,9 +66,7 @@ public static class ModelZoo
         var model = Build(config);
         try
         {
-            var weightsFile = File.Exists(Path.Combine(dir, CheckpointWeights.SingleFileName))
-                ? Path.Combine(dir, CheckpointWeights.SingleFileName)
-                : Path.Combine(dir, CheckpointWeights.IndexFileName);
+            var weightsFile = CheckpointWeights.FileOf(dir);
             var tensors = CheckpointWeights.Load(dir);
             try
             {
