@@ -21,7 +21,7 @@ public sealed class ExampleOptions
         {
             Calib = new Option<string?>("--calib") { Description = $"{calibWhat} (default: built-in State of the Union sentences for models with a tokenizer, random ids otherwise)" },
             Heldout = new Option<string?>("--heldout") { Description = "Held-out examples for the output error and cosine (default: built-in sentences from other speeches)" },
-            CalibSamples = new Option<int>("--calib-samples") { Description = "Calibration examples used", DefaultValueFactory = _ => 64 },
+            CalibSamples = new Option<int>("--calib-samples") { Description = "Calibration examples used (the least-squares methods need more tokens than a block has neurons)", DefaultValueFactory = _ => 256 },
             NtkSamples = new Option<int>("--ntk-samples") { Description = "Examples for the NTK error (0 skips it)", DefaultValueFactory = _ => 32 },
             HeldoutSamples = new Option<int>("--heldout-samples") { Description = "Held-out examples (0 skips the held-out metrics)", DefaultValueFactory = _ => 200 },
             Format = format,

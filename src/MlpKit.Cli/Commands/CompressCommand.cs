@@ -15,7 +15,7 @@ public static class CompressCommand
     public static Command Create()
     {
         var model = new Option<string>("--model", "-m") { Description = "Model directory (zoo or USE-Lite checkpoint) or a named model (minilm, arctic-xs, use-lite)", Required = true };
-        var method = new Option<string>("--method") { Description = $"Compression method: {string.Join(", ", CompressionMethods.Names)}", DefaultValueFactory = _ => "fusion" };
+        var method = new Option<string>("--method") { Description = $"Compression method: {string.Join(", ", CompressionMethods.Names)} (default {CompressionMethods.Recommended}: the best measured on real models, see docs/fusion-results.md)", DefaultValueFactory = _ => CompressionMethods.Recommended };
         var ratio = new Option<double?>("--ratio") { Description = "Fraction of each block's hidden neurons kept, in (0, 1]" };
         var hidden = new Option<int?>("--hidden") { Description = "Hidden width of every compressed block (instead of --ratio)" };
         var layers = new Option<string>("--layers") { Description = "Layers to compress: all, or indices such as 0,1", DefaultValueFactory = _ => "all" };
@@ -28,10 +28,15 @@ public static class CompressCommand
         var report = new Option<string?>("--report") { Description = "Write the JSON report here" };
         var sweep = new Option<string?>("--sweep") { Description = "Comma-separated ratios: compare methods at each (no checkpoint written)" };
         var methods = new Option<string>("--methods") { Description = "Methods compared by --sweep", DefaultValueFactory = _ => "fusion,fusion-noscale,prune,drop,sketch" };
+        var repair = new Option<string>("--repair") { Description = "After compressing a block, re-fit its output weights on the calibration tokens: none, bias (FLAP-style) or lstsq (ridge least squares)", DefaultValueFactory = _ => "none" };
+        repair.AcceptOnlyFromAmong("none", "bias", "lstsq");
+        var repairTarget = new Option<string>("--repair-target") { Description = "block: match each block's own output; residual: also absorb the drift of its input (post-LN encoders)", DefaultValueFactory = _ => "block" };
+        repairTarget.AcceptOnlyFromAmong("block", "residual");
+        var sequential = new Option<bool>("--repair-sequential") { Description = "Repair each block on the activations of the already-compressed model before it (default: the original model's)" };
         var plot = new Option<string?>("--plot") { Description = "PNG plot of NTK and output error vs ratio (with --sweep)" };
         var command = new Command("compress", "Compress feed-forward blocks (MLP Fusion and baselines) and report output/NTK errors")
         {
-            model, method, ratio, hidden, layers, ntkKind, restarts, fold, output, report, sweep, methods, plot,
+            model, method, ratio, hidden, layers, ntkKind, restarts, fold, output, report, sweep, methods, plot, repair, repairTarget, sequential,
         };
         examples.AddTo(command);
         CliRun.SetAction(command, ctx =>
@@ -46,6 +51,7 @@ public static class CompressCommand
                 KMeans = km, ScaleMode = ctx.Get(fold) ? ScaleMode.FoldIntoDown : ScaleMode.Standalone, Seed = ctx.Seed,
                 Out = ctx.GetOrNull(output), Report = ctx.GetOrNull(report), Plot = ctx.GetOrNull(plot),
                 Sweep = ctx.GetOrNull(sweep) is { } s ? ParseRatios(s) : null, SweepMethods = Split(ctx.Get(methods)),
+                Repair = Repair.Parse(ctx.Get(repair)), Sequential = ctx.Get(sequential), ResidualTarget = ctx.Get(repairTarget) == "residual",
             };
             if (spec.Sweep is not null)
             {

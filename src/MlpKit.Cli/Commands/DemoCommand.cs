@@ -7,8 +7,8 @@ namespace MlpKit.Cli.Commands;
 
 /// <summary>
 /// `mlpkit demo`: the main job on built-in defaults, on the sentence encoder .NET users already run
-/// (all-MiniLM-L6-v2, from its NuGet package): compress its feed-forward blocks with MLP Fusion, compare the
-/// baselines at the same width on held-out text (embedding cosine to the original, output and NTK error),
+/// (all-MiniLM-L6-v2, from its NuGet package): compress its feed-forward blocks with the recommended method,
+/// compare it with the paper's MLP Fusion and activation pruning on held-out text (embedding cosine to the original, output and NTK error),
 /// export the compressed model to ONNX (checked in ONNX Runtime), and embed sentences with both. Every step is
 /// an ordinary command (shown as it runs) so the user can repeat or vary it.
 /// </summary>
@@ -19,8 +19,8 @@ public static class DemoCommand
         var output = new Option<string>("--out", "-o") { Description = "Folder for the demo's checkpoint, ONNX file, reports and plot", DefaultValueFactory = _ => Path.Combine("runs", "demo") };
         var model = new Option<string>("--model", "-m") { Description = "Sentence encoder to compress (minilm, arctic-xs, use-lite or a folder)", DefaultValueFactory = _ => "minilm" };
         var ratio = new Option<double>("--ratio") { Description = "Fraction of each FFN's hidden neurons kept", DefaultValueFactory = _ => 0.5 };
-        var methods = new Option<string>("--methods") { Description = "Methods compared at that ratio", DefaultValueFactory = _ => "fusion,prune-act,prune,drop" };
-        var command = new Command("demo", "Run MlpKit's main job on built-in defaults: MLP Fusion on the real all-MiniLM-L6-v2 encoder, against the baselines, exported to ONNX")
+        var methods = new Option<string>("--methods") { Description = "Methods compared at that ratio", DefaultValueFactory = _ => "prune-obs,fusion,prune-act" };
+        var command = new Command("demo", "Run MlpKit's main job on built-in defaults: compress the real all-MiniLM-L6-v2 encoder's FFNs, compare with the paper's MLP Fusion and activation pruning, export to ONNX")
         {
             output, model, ratio, methods,
         };
@@ -36,19 +36,19 @@ public static class DemoCommand
             Step(1, $"the model: {m} (real pretrained weights, fetched on first use)");
             Run(["info", "--model", m]);
 
-            var fused = Path.Combine(dir, $"{m}-fusion");
-            Step(2, $"compress every FFN with MLP Fusion, keeping {r} of the neurons (calibration: built-in State of the Union sentences)");
-            Run(["compress", "--model", m, "--method", "fusion", "--ratio", r, "--out", fused, "--report", Path.Combine(dir, "fusion-report.json"), .. common]);
+            var fused = Path.Combine(dir, $"{m}-compressed");
+            Step(2, $"compress every FFN with the default method ({MlpKit.Compression.CompressionMethods.Recommended}: least-squares neuron pruning), keeping {r} of the neurons (calibration: built-in State of the Union sentences)");
+            Run(["compress", "--model", m, "--ratio", r, "--out", fused, "--report", Path.Combine(dir, "compress-report.json"), .. common]);
 
-            Step(3, "the baselines at that width and at half of it, on held-out sentences: output error, embedding cosine to the original, NTK error");
+            Step(3, "against the paper's MLP Fusion and activation pruning, at that width and at half of it, on held-out sentences: output error, embedding cosine to the original, NTK error");
             var half = (ctx.Get(ratio) / 2).ToString(CultureInfo.InvariantCulture);
-            Run(["compress", "--model", m, "--sweep", $"{half},{r}", "--methods", ctx.Get(methods), "--ntk-samples", "16", "--heldout-samples", "100",
+            Run(["compress", "--model", m, "--sweep", $"{half},{r}", "--methods", ctx.Get(methods), "--ntk-samples", "16", "--heldout-samples", "100", "--calib-samples", "128",
                  "--report", Path.Combine(dir, "sweep-report.json"), "--plot", Path.Combine(dir, "sweep.png"), .. common]);
 
             if (m != "use-lite")
             {
                 Step(4, "export the compressed encoder to ONNX (same inputs and outputs as the original; checked in ONNX Runtime)");
-                Run(["export", "--format", "onnx", "--model", fused, "--out", Path.Combine(dir, $"{m}-fusion.onnx")]);
+                Run(["export", "--format", "onnx", "--model", fused, "--out", Path.Combine(dir, $"{m}-compressed.onnx")]);
             }
 
             Step(5, "embed sentences with the original and the compressed model");

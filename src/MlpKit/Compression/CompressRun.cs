@@ -10,7 +10,7 @@ namespace MlpKit.Compression;
 public sealed record CompressSpec
 {
     public required string Model { get; init; }
-    public string Method { get; init; } = "fusion";
+    public string Method { get; init; } = CompressionMethods.Recommended;
     public double? Ratio { get; init; }
     public int? Hidden { get; init; }
     public IReadOnlySet<int>? Layers { get; init; }
@@ -25,6 +25,9 @@ public sealed record CompressSpec
     public IReadOnlyList<double>? Sweep { get; init; }
     public IReadOnlyList<string> SweepMethods { get; init; } = ["fusion", "fusion-noscale", "prune", "drop", "sketch"];
     public string? Plot { get; init; }
+    public RepairMode Repair { get; init; } = RepairMode.None;
+    public bool Sequential { get; init; }
+    public bool ResidualTarget { get; init; }
 }
 
 /// <summary>
@@ -87,6 +90,7 @@ public static class CompressRun
     {
         Method = method, Ratio = ratio, Hidden = hidden, Layers = s.Layers, Seed = s.Seed, KMeans = s.KMeans, ScaleMode = s.ScaleMode,
         Calibration = ex.Calibration, NtkExamples = ex.Ntk, Heldout = ex.Heldout, NtkKind = s.NtkKind,
+        Repair = s.Repair, Sequential = s.Sequential, ResidualTarget = s.ResidualTarget,
         Progress = msg => log($"  {msg}"),
     };
 }

@@ -13,7 +13,7 @@ namespace MlpKit.Compression;
 public sealed record ExampleSources(
     string? Calib = null,
     string? Heldout = null,
-    int CalibSamples = 64,
+    int CalibSamples = 256,
     int NtkSamples = 32,
     int HeldoutSamples = 200,
     ExampleFormat Format = ExampleFormat.Auto,

@@ -10,12 +10,19 @@ public static class CompressionMethods
         new FusionMethod(FusionVariant.Cluster),
         new PruneMethod(useActivations: false),
         new PruneMethod(useActivations: true),
+        new ObsPruneMethod(),
         new SketchMethod(topK: false),
         new SketchMethod(topK: true),
         new DropMethod(DropScaling.Unbiased),
         new DropMethod(DropScaling.SqrtFolded),
         new SvdMethod(),
     };
+
+    /// <summary>
+    /// The default of `mlpkit compress`: the method with the best held-out embedding cosine on MiniLM and
+    /// USE-Lite at ratios 0.25 and 0.5 (docs/fusion-results.md).
+    /// </summary>
+    public const string Recommended = "prune-obs";
 
     static readonly Dictionary<string, ICompressionMethod> ByName = All.ToDictionary(m => m.Name, StringComparer.OrdinalIgnoreCase);
 

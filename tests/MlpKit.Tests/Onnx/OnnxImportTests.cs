@@ -39,7 +39,7 @@ public class OnnxImportTests(Xunit.Abstractions.ITestOutputHelper output)
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var ours = model.Encode(T(Ids), T(Mask));
-        var diff = MaxDiffAtTokens(ours, OrtReference.Run(Fixture("tiny-bert.onnx"), Ids, Mask), Mask);
+        var diff = MaxDiffAtTokens(ours, OnnxExportRun.RunOrt(Fixture("tiny-bert.onnx"), Ids, Mask), Mask);
         output.WriteLine($"max abs diff vs ONNX Runtime: {diff:G3}");
         Assert.True(diff <= 1e-4, $"max abs diff {diff}");
     }
@@ -111,7 +111,7 @@ public class OnnxImportTests(Xunit.Abstractions.ITestOutputHelper output)
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var ours = model.Encode(T(ids), T(mask));
-        var ort = OrtReference.Run(onnx, ids, mask);
+        var ort = OnnxExportRun.RunOrt(onnx, ids, mask);
         var diff = MaxDiffAtTokens(ours, ort, mask);
         output.WriteLine($"{name} last hidden state, max abs diff vs ONNX Runtime: {diff:G3}");
         Assert.True(diff <= 1e-4, $"max abs diff {diff}");

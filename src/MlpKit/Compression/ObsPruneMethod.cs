@@ -1,0 +1,70 @@
+using MlpKit.Ffn;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MlpKit.Compression;
+
+/// <summary>
+/// <c>prune-obs</c>: structured pruning chosen for the least-squares repair that follows it, in the spirit of
+/// Optimal Brain Surgeon applied to whole neurons. With the calibration activations H [N, p] (plus a ones column
+/// for the bias) and the block's own outputs Y, the output side is the ridge solution Θ = G⁻¹AᵀY, G = AᵀA + λI;
+/// removing neuron j and re-fitting the others raises the squared error by ‖Θ_j‖² / (G⁻¹)_jj. Neurons are
+/// removed one at a time, the cheapest first, with G⁻¹ and Θ downdated after each removal, so the choice
+/// accounts for neurons that can stand in for each other, which per-neuron scores (prune-act) cannot. The kept neurons are returned with Down re-fitted
+/// (lstsq). Needs calibration inputs with more tokens than neurons.
+/// </summary>
+public sealed class ObsPruneMethod : ICompressionMethod
+{
+    public string Name => "prune-obs";
+
+    public string Description => "structured pruning by least-squares removal cost (OBS on neurons) on calibration inputs, Down re-fitted";
+
+    public CompressedFeedForward Compress(FeedForwardWeights w, int targetHidden, CompressionContext ctx)
+    {
+        SubMlps.CheckTarget(w, targetHidden, ctx);
+        if (ctx.Calibration is null)
+            throw new MlpKitException($"{ctx.Where}: method prune-obs needs calibration inputs");
+        var calibration = ctx.Calibration.reshape(-1, w.InputDim);
+        Tensor keep;
+        using (var scope = NewDisposeScope())
+        using (no_grad())
+        {
+            var x = calibration.to(ScalarType.Float64);
+            long n = x.shape[0], p = w.HiddenDim;
+            if (n < p + 1)
+                throw new MlpKitException($"{ctx.Where}: {n} calibration tokens are too few for prune-obs on {p} neurons (need at least {p + 1}); give more calibration text (--calib, --calib-samples) or choose --method prune-act");
+            var w64 = SubMlps.CastLike(w, w with { Up = w.Up.to(ScalarType.Float64) });
+            var h = SubMlps.Hidden(w64, x);
+            var y = w64.Forward(x);
+            var a = cat([h, ones(n, 1, dtype: ScalarType.Float64)], 1);
+            var g = a.t().matmul(a);
+            var lambda = Repair.RelativeRidge * g.diagonal().narrow(0, 0, p).mean().ToDouble();
+            g = g + eye(p + 1, dtype: ScalarType.Float64) * lambda;
+            var ay = a.t().matmul(y);
+            // Greedy OBS, one neuron at a time. gi = G⁻¹ and Θ = G⁻¹AᵀY are downdated in place by rank-one updates
+            // when neuron j goes (gi ← gi − gi[:,j]gi[j,:]/gi_jj, Θ ← Θ − gi[:,j]Θ_j/gi_jj: the re-fit of the others),
+            // which leaves row and column j zero; removed neurons are masked out of the choice.
+            var gi = linalg.inv(g);
+            var theta = gi.matmul(ay);
+            var removed = zeros(p + 1, dtype: ScalarType.Bool);
+            removed[p] = tensor(true);                                   // the bias column is never removed
+            for (long step = 0; step < p - targetHidden; step++)
+            {
+                using var round = NewDisposeScope();
+                var cost = (theta.square().sum([1]) / gi.diagonal()).masked_fill(removed, double.PositiveInfinity);
+                long j = cost.argmin().ToInt64();
+                var col = gi[.., j].clone();
+                double gjj = col[j].ToDouble();
+                var thetaJ = theta[j].clone();
+                // In-place rank-one updates (BLAS ger), no p×p temporaries.
+                theta.addr_(col, thetaJ, 1, (float)(-1.0 / gjj));
+                gi.addr_(col, col, 1, (float)(-1.0 / gjj));
+                removed[j] = tensor(true);
+            }
+            var alive = Enumerable.Range(0, (int)p).Where(i => !removed[i].ToBoolean()).ToList();
+            keep = tensor(alive.Select(i => (long)i).ToArray()).MoveToOuterDisposeScope();
+        }
+        var kept = new CompressedFeedForward(SubMlps.Select(w, keep), null);
+        return Repair.Apply(kept, calibration, w.Forward(calibration), RepairMode.Lstsq, ctx.Where);
+    }
+}
