@@ -18,6 +18,7 @@ public static class CompressCommand
         var method = new Option<string>("--method") { Description = $"Compression method: {string.Join(", ", CompressionMethods.Names)} (default {CompressionMethods.Recommended}: the best measured on real models, see docs/fusion-results.md)", DefaultValueFactory = _ => CompressionMethods.Recommended };
         var ratio = new Option<double?>("--ratio") { Description = "Fraction of each block's hidden neurons kept, in (0, 1]" };
         var hidden = new Option<int?>("--hidden") { Description = "Hidden width of every compressed block (instead of --ratio)" };
+        var budget = new Option<double?>("--budget") { Description = "Fraction of all feed-forward neurons kept, in (0, 1], with per-layer widths chosen by measured sensitivity (instead of --ratio)" };
         var layers = new Option<string>("--layers") { Description = "Layers to compress: all, or indices such as 0,1", DefaultValueFactory = _ => "all" };
         var examples = ExampleOptions.Create("Calibration examples, one per line");
         var ntkKind = new Option<string>("--ntk-kind") { Description = "sign (Adam kernel, the paper's) or sgd", DefaultValueFactory = _ => "sign" };
@@ -36,7 +37,7 @@ public static class CompressCommand
         var plot = new Option<string?>("--plot") { Description = "PNG plot of NTK and output error vs ratio (with --sweep)" };
         var command = new Command("compress", "Compress feed-forward blocks (MLP Fusion and baselines) and report output/NTK errors")
         {
-            model, method, ratio, hidden, layers, ntkKind, restarts, fold, output, report, sweep, methods, plot, repair, repairTarget, sequential,
+            model, method, ratio, hidden, budget, layers, ntkKind, restarts, fold, output, report, sweep, methods, plot, repair, repairTarget, sequential,
         };
         examples.AddTo(command);
         CliRun.SetAction(command, ctx =>
@@ -46,7 +47,7 @@ public static class CompressCommand
             if (km.Restarts < 1) throw new MlpKitException($"--restarts {km.Restarts}: must be at least 1");
             var spec = new CompressSpec
             {
-                Model = ctx.Get(model), Method = ctx.Get(method), Ratio = ctx.GetOrNull(ratio), Hidden = ctx.GetOrNull(hidden),
+                Model = ctx.Get(model), Method = ctx.Get(method), Ratio = ctx.GetOrNull(ratio), Hidden = ctx.GetOrNull(hidden), Budget = ctx.GetOrNull(budget),
                 Layers = ParseLayers(ctx.Get(layers)), Examples = examples.Read(ctx), NtkKind = ctx.Get(ntkKind) == "sgd" ? NtkKind.Sgd : NtkKind.Sign,
                 KMeans = km, ScaleMode = ctx.Get(fold) ? ScaleMode.FoldIntoDown : ScaleMode.Standalone, Seed = ctx.Seed,
                 Out = ctx.GetOrNull(output), Report = ctx.GetOrNull(report), Plot = ctx.GetOrNull(plot),

@@ -12,6 +12,7 @@ public sealed record CompressSpec
     public required string Model { get; init; }
     public string Method { get; init; } = CompressionMethods.Recommended;
     public double? Ratio { get; init; }
+    public double? Budget { get; init; }
     public int? Hidden { get; init; }
     public IReadOnlySet<int>? Layers { get; init; }
     public ExampleSources Examples { get; init; } = new();
@@ -40,7 +41,9 @@ public static class CompressRun
     public static CompressionReport Run(CompressSpec s, Action<string> log)
     {
         var method = CompressionMethods.Get(s.Method);
-        if (s.Ratio is null && s.Hidden is null) throw new MlpKitException("--ratio or --hidden: one is required");
+        if ((s.Ratio is null ? 0 : 1) + (s.Hidden is null ? 0 : 1) + (s.Budget is null ? 0 : 1) != 1)
+            throw new MlpKitException("--ratio, --hidden or --budget: exactly one is required");
+        if (s.Budget is double bud) WidthBudget.Total(bud, [1]);
         if (s.Ratio is double r) TargetWidth.FromRatio(r, 1 << 20);
         var outDir = s.Out ?? throw new MlpKitException("--out: required (the folder for the compressed checkpoint)");
         if (File.Exists(outDir)) throw new MlpKitException($"{outDir}: exists and is a file; --out names a folder");
@@ -49,6 +52,7 @@ public static class CompressRun
         var examples = CompressionExamples.Build(model, s.Examples);
         var result = ModelCompressor.Run(model, Options(s, model, method, s.Ratio, s.Hidden, examples, log) with
         {
+            Budget = s.Budget,
             Header = $"compressing {s.Model} ({model.Kind}) with {method.Name}; examples: {examples.Description}",
         });
         var source = ModelSource.IsNamedOrDirectory(s.Model);

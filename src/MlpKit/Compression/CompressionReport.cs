@@ -14,6 +14,8 @@ public sealed record CompressionReport
     public required string Method { get; init; }
     public double? Ratio { get; init; }
     public int? Hidden { get; init; }
+    /// <summary>Model-wide fraction of neurons kept (widths then differ per block), or null.</summary>
+    public double? Budget { get; init; }
     public long Seed { get; init; }
     public required IReadOnlyList<LayerReport> Layers { get; init; }
     public long HiddenBefore => Layers.Sum(l => l.HiddenBefore);
@@ -53,6 +55,7 @@ public sealed record CompressionReport
             ["method"] = Method,
             ["ratio"] = Ratio,
             ["hidden"] = Hidden,
+            ["budget"] = Budget,
             ["seed"] = Seed,
             ["hidden_before"] = HiddenBefore,
             ["hidden_after"] = HiddenAfter,

@@ -14,6 +14,8 @@ public sealed record ModelCompressionOptions
     public required ICompressionMethod Method { get; init; }
     /// <summary>Fraction of each block's neurons kept; ignored when <see cref="Hidden"/> is set.</summary>
     public double? Ratio { get; init; }
+    /// <summary>Fraction of all selected blocks' neurons kept, distributed by <see cref="WidthBudget"/> (instead of Ratio/Hidden).</summary>
+    public double? Budget { get; init; }
     public int? Hidden { get; init; }
     /// <summary>Layer indices to compress (as in "layers.3.mlp"); null = all.</summary>
     public IReadOnlySet<int>? Layers { get; init; }
@@ -85,7 +87,8 @@ public static class ModelCompressor
         var total = Stopwatch.StartNew();
         var blocks = Select(model, o.Layers);
         // Reject impossible widths before any work (and before any progress line).
-        var widths = blocks.ToDictionary(b => b, b => Width(b, o));
+        long budgetTotal = o.Budget is double bud ? WidthBudget.Total(bud, blocks.Select(b => b.HiddenDim).ToList()) : 0;
+        var widths = o.Budget is null ? blocks.ToDictionary(b => b, b => Width(b, o)) : null;
         if (o.Header is not null) o.Progress?.Invoke(o.Header);
         using var scope = NewDisposeScope();
 
@@ -97,6 +100,21 @@ public static class ModelCompressor
         {
             inputs = CaptureInputs(model, blocks, o.Calibration, out y0);
             if (o.Heldout is { } held) h0 = RepresentInBatches(model, held);
+        }
+
+        if (o.Budget is double budget)
+        {
+            var costs = new List<double[]>();
+            foreach (var b in blocks)
+            {
+                var sched = Stopwatch.StartNew();
+                int removable = (int)b.HiddenDim - WidthBudget.Floor(budget, b.HiddenDim);
+                using (no_grad()) costs.Add(ObsPruneMethod.RemovalSchedule(b.GetWeights(), inputs[b], removable, b.Name).RelativeCost);
+                o.Progress?.Invoke($"{b.Name}: sensitivity measured ({removable} removals), {sched.Elapsed.TotalSeconds:F2} s");
+            }
+            var alloc = WidthBudget.Allocate(blocks.Select(b => b.HiddenDim).ToList(), costs, budgetTotal);
+            widths = blocks.Select((b, i) => (b, i)).ToDictionary(t => t.b, t => alloc[t.i]);
+            o.Progress?.Invoke($"budget {budget}: {budgetTotal} of {blocks.Sum(b => b.HiddenDim)} neurons; widths {string.Join(", ", alloc)}");
         }
 
         // 2. Original kernel, split by block.
@@ -112,7 +130,7 @@ public static class ModelCompressor
             var sw = Stopwatch.StartNew();
             var w = b.GetWeights();
             long before = w.HiddenDim;   // SetWeights below replaces (and frees) the live tensors w points to
-            int c = widths[b];
+            int c = widths![b];
             var xOrig = inputs[b];
             var x = xOrig;
             CompressedFeedForward r;
@@ -171,7 +189,8 @@ public static class ModelCompressor
         {
             Model = model.Source,
             Method = o.Method.Name,
-            Ratio = o.Hidden is null ? o.Ratio : null,
+            Ratio = o.Hidden is null && o.Budget is null ? o.Ratio : null,
+            Budget = o.Budget,
             Hidden = o.Hidden,
             Seed = o.Seed,
             Layers = layers,

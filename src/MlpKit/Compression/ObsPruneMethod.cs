@@ -25,46 +25,60 @@ public sealed class ObsPruneMethod : ICompressionMethod
         if (ctx.Calibration is null)
             throw new MlpKitException($"{ctx.Where}: method prune-obs needs calibration inputs");
         var calibration = ctx.Calibration.reshape(-1, w.InputDim);
-        Tensor keep;
-        using (var scope = NewDisposeScope())
-        using (no_grad())
-        {
-            var x = calibration.to(ScalarType.Float64);
-            long n = x.shape[0], p = w.HiddenDim;
-            if (n < p + 1)
-                throw new MlpKitException($"{ctx.Where}: {n} calibration tokens are too few for prune-obs on {p} neurons (need at least {p + 1}); give more calibration text (--calib, --calib-samples) or choose --method prune-act");
-            var w64 = SubMlps.CastLike(w, w with { Up = w.Up.to(ScalarType.Float64) });
-            var h = SubMlps.Hidden(w64, x);
-            var y = w64.Forward(x);
-            var a = cat([h, ones(n, 1, dtype: ScalarType.Float64)], 1);
-            var g = a.t().matmul(a);
-            var lambda = Repair.RelativeRidge * g.diagonal().narrow(0, 0, p).mean().ToDouble();
-            g = g + eye(p + 1, dtype: ScalarType.Float64) * lambda;
-            var ay = a.t().matmul(y);
-            // Greedy OBS, one neuron at a time. gi = G⁻¹ and Θ = G⁻¹AᵀY are downdated in place by rank-one updates
-            // when neuron j goes (gi ← gi − gi[:,j]gi[j,:]/gi_jj, Θ ← Θ − gi[:,j]Θ_j/gi_jj: the re-fit of the others),
-            // which leaves row and column j zero; removed neurons are masked out of the choice.
-            var gi = linalg.inv(g);
-            var theta = gi.matmul(ay);
-            var removed = zeros(p + 1, dtype: ScalarType.Bool);
-            removed[p] = tensor(true);                                   // the bias column is never removed
-            for (long step = 0; step < p - targetHidden; step++)
-            {
-                using var round = NewDisposeScope();
-                var cost = (theta.square().sum([1]) / gi.diagonal()).masked_fill(removed, double.PositiveInfinity);
-                long j = cost.argmin().ToInt64();
-                var col = gi[.., j].clone();
-                double gjj = col[j].ToDouble();
-                var thetaJ = theta[j].clone();
-                // In-place rank-one updates (BLAS ger), no p×p temporaries.
-                theta.addr_(col, thetaJ, 1, (float)(-1.0 / gjj));
-                gi.addr_(col, col, 1, (float)(-1.0 / gjj));
-                removed[j] = tensor(true);
-            }
-            var alive = Enumerable.Range(0, (int)p).Where(i => !removed[i].ToBoolean()).ToList();
-            keep = tensor(alive.Select(i => (long)i).ToArray()).MoveToOuterDisposeScope();
-        }
+        var (order, _) = RemovalSchedule(w, calibration, (int)w.HiddenDim - targetHidden, ctx.Where);
+        var gone = order.ToHashSet();
+        var keep = tensor(Enumerable.Range(0, (int)w.HiddenDim).Where(i => !gone.Contains(i)).Select(i => (long)i).ToArray());
         var kept = new CompressedFeedForward(SubMlps.Select(w, keep), null);
         return Repair.Apply(kept, calibration, w.Forward(calibration), RepairMode.Lstsq, ctx.Where);
+    }
+
+    /// <summary>
+    /// The greedy OBS order: the first <paramref name="removals"/> neurons to remove, and what each removal adds to
+    /// the block's squared output error on the calibration tokens, relative to ‖Y − mean Y‖² (so layers compare).
+    /// </summary>
+    public static (List<int> Order, double[] RelativeCost) RemovalSchedule(FeedForwardWeights w, Tensor calibration, int removals, string where)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var x = calibration.reshape(-1, w.InputDim).to(ScalarType.Float64);
+        long n = x.shape[0], p = w.HiddenDim;
+        if (n < p + 1)
+            throw new MlpKitException($"{where}: {n} calibration tokens are too few for prune-obs on {p} neurons (need at least {p + 1}); give more calibration text (--calib, --calib-samples) or choose --method prune-act");
+        var w64 = SubMlps.CastLike(w, w with { Up = w.Up.to(ScalarType.Float64) });
+        var h = SubMlps.Hidden(w64, x);
+        var y = w64.Forward(x);
+        // Relative to the residual stream the block adds to (its input, for BERT-style blocks), else its output.
+        var stream = w.InputDim == w.OutputDim ? x : y;
+        double energy = Math.Max((stream - stream.mean([0])).square().sum().ToDouble(), 1e-300);
+        var a = cat([h, ones(n, 1, dtype: ScalarType.Float64)], 1);
+        var g = a.t().matmul(a);
+        var lambda = Repair.RelativeRidge * g.diagonal().narrow(0, 0, p).mean().ToDouble();
+        g = g + eye(p + 1, dtype: ScalarType.Float64) * lambda;
+        var ay = a.t().matmul(y);
+        // Greedy OBS, one neuron at a time. gi = G⁻¹ and Θ = G⁻¹AᵀY are downdated in place by rank-one updates
+        // when neuron j goes (gi ← gi − gi[:,j]gi[j,:]/gi_jj, Θ ← Θ − gi[:,j]Θ_j/gi_jj: the re-fit of the others),
+        // which leaves row and column j zero; removed neurons are masked out of the choice.
+        var gi = linalg.inv(g);
+        var theta = gi.matmul(ay);
+        var removed = zeros(p + 1, dtype: ScalarType.Bool);
+        removed[p] = tensor(true);                                   // the bias column is never removed
+        var order = new List<int>(removals);
+        var costs = new double[removals];
+        for (int step = 0; step < removals; step++)
+        {
+            using var round = NewDisposeScope();
+            var cost = (theta.square().sum([1]) / gi.diagonal()).masked_fill(removed, double.PositiveInfinity);
+            long j = cost.argmin().ToInt64();
+            costs[step] = cost[j].ToDouble() / energy;
+            var col = gi[.., j].clone();
+            double gjj = col[j].ToDouble();
+            var thetaJ = theta[j].clone();
+            // In-place rank-one updates (BLAS ger), no p×p temporaries.
+            theta.addr_(col, thetaJ, 1, (float)(-1.0 / gjj));
+            gi.addr_(col, col, 1, (float)(-1.0 / gjj));
+            removed[j] = tensor(true);
+            order.Add((int)j);
+        }
+        return (order, costs);
     }
 }
