@@ -14,6 +14,7 @@ public static class Program
         ["moe"] = ("sigma-MoE vs param-equal dense FFN forward+backward time and memory", MoeBenchCase.Run),
         ["moe-profile"] = ("time breakdown of one sigma-MoE step: moe-profile N_E [threads]", MoeBenchCase.Profile),
         ["gloss-base"] = ("random GPT-2 folder with a BPE learned on wordnet-gloss (for generation fine-tuning runs)", GlossBaseModel.Run),
+        ["compress"] = ("wall time of compressing every FFN of a real model (default minilm, prune-obs, ratio 0.5)", CompressBench.Run),
         ["ort"] = ("ONNX Runtime latency/throughput: MiniLM original vs MlpKit exports fused to 0.5 and 0.25", OrtBench.Run),
         ["finetune"] = ("full / LoRA / meProp / SparseGrad: optimizer-state and gradient bytes, peak RSS, step time", FineTuneBench.Run),
     };
