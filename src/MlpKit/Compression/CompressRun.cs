@@ -55,7 +55,7 @@ public static class CompressRun
             Budget = s.Budget,
             Header = $"compressing {s.Model} ({model.Kind}) with {method.Name}; examples: {examples.Description}",
         });
-        var source = ModelSource.IsNamedOrDirectory(s.Model);
+        var source = ModelSource.DirectoryOrNull(s.Model);
         AtomicDirectory.Write(outDir, dir =>
         {
             model.Save(dir);

@@ -73,7 +73,7 @@ public sealed class CompressibleModel : IDisposable
     /// </summary>
     public static CompressibleModel Wrap(string source, ITransformerModel model) =>
         model is UseLiteModel use ? new CompressibleModel(source, null, use, null)
-            : new CompressibleModel(source, model, null, ModelSource.IsNamed(source) || Directory.Exists(source) ? ModelSource.Directory(source) : null);
+            : new CompressibleModel(source, model, null, ModelSource.DirectoryOrNull(source));
 
     /// <summary>A batch from token ids the caller's own tokenizer produced (an empty sequence becomes one id 0).</summary>
     public static ModelBatch FromTokenIds(IEnumerable<int[]> sequences) =>

@@ -39,19 +39,15 @@ public sealed record CompressionExamples(ModelBatch Calibration, ModelBatch? Ntk
         bool text = s.Format == ExampleFormat.Text || (s.Format == ExampleFormat.Auto && m.TakesText);
         ModelBatch cal, ntk;
         string description;
-        if (s.Calib is { } file)
+        if (s.Calib is not null || text)
         {
-            var lines = TextLines.Read(file, wanted);
-            cal = m.MakeBatch(lines.Take(s.CalibSamples).ToList(), file, s.Format);
-            ntk = m.MakeBatch(lines.Take(Math.Max(1, s.NtkSamples)).ToList(), file, s.Format);
-            description = $"{Math.Min(lines.Count, s.CalibSamples)} examples of {file}";
-        }
-        else if (text)
-        {
-            var lines = CalibrationText.Sentences(DataSplit.Train, wanted, s.Seed);
-            cal = m.MakeBatch(lines.Take(s.CalibSamples).ToList(), "built-in calibration text", ExampleFormat.Text);
-            ntk = m.MakeBatch(lines.Take(Math.Max(1, s.NtkSamples)).ToList(), "built-in calibration text", ExampleFormat.Text);
-            description = $"{lines.Count} built-in {CalibrationText.Description}";
+            var (lines, source, format) = s.Calib is { } file
+                ? (TextLines.Read(file, wanted), file, s.Format)
+                : (CalibrationText.Sentences(DataSplit.Train, wanted, s.Seed), "built-in calibration text", ExampleFormat.Text);
+            cal = m.MakeBatch(lines.Take(s.CalibSamples).ToList(), source, format);
+            ntk = m.MakeBatch(lines.Take(Math.Max(1, s.NtkSamples)).ToList(), source, format);
+            description = s.Calib is null ? $"{lines.Count} built-in {CalibrationText.Description}"
+                : $"{Math.Min(lines.Count, s.CalibSamples)} examples of {source}";
         }
         else
         {

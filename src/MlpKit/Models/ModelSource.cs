@@ -33,7 +33,7 @@ public static class ModelSource
     }
 
     /// <summary>The model's folder when <paramref name="spec"/> names one (a named model's asset or a directory), else null.</summary>
-    public static string? IsNamedOrDirectory(string spec) =>
+    public static string? DirectoryOrNull(string spec) =>
         IsNamed(spec) || System.IO.Directory.Exists(spec) ? Directory(spec) : null;
 
     public static ITransformerModel Load(string spec, ScalarType? dtype = null, Device? device = null)

@@ -54,7 +54,7 @@ public static class NtkRun
             }
             else
             {
-                var dir = ModelSource.IsNamedOrDirectory(spec);
+                var dir = ModelSource.DirectoryOrNull(spec);
                 var scales = dir is null ? new Dictionary<string, Tensor>() : FusionCounts.Load(dir);
                 k = ModelCompressor.MeasureNtk(m, blocks, scales, batch, s.Seed, s.Kind).Aggregate((a, b) => a + b);
             }

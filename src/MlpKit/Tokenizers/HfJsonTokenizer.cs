@@ -175,16 +175,15 @@ public sealed class HfJsonTokenizer : ITextTokenizer, IDisposable
         return Array.ConvertAll(ids, i => (int)i);
     }
 
-    public int[] Encode(string text)
-    {
-        var ids = Full(text);
-        return ids.Length >= _prefix + _suffix ? ids[_prefix..^_suffix] : ids;
-    }
+    /// <summary>The text's own ids: <paramref name="full"/> without the specials the single-sequence template added.</summary>
+    int[] Content(int[] full) => full.Length >= _prefix + _suffix ? full[_prefix..^_suffix] : full;
+
+    public int[] Encode(string text) => Content(Full(text));
 
     public TokenizedInput EncodePair(string text, string? pair = null, int? maxLength = null)
     {
         var full = Full(text);
-        var a = full.Length >= _prefix + _suffix ? full[_prefix..^_suffix] : full;
+        var a = Content(full);
         if (pair is null)
             return PairBuilder.Build(a, null, full[.._prefix], [], [], full[^_suffix..], maxLength, typeIdsForSecondSegment: false);
         return PairBuilder.Build(a, Encode(pair), _pairPrefix, _pairMiddle, _pairSuffix, [], maxLength, _secondSegmentType);

@@ -91,7 +91,7 @@ public static class FineTuneRun
         if (spec.Data is TextClassificationTask cls) { var c = new ClassificationTrainingTask(classifier, cls); task = c; evaluateTest = c.EvaluateTest; }
         else { var r = new RegressionTrainingTask(classifier, (TextRegressionTask)spec.Data); task = r; evaluateTest = r.EvaluateTest; }
 
-        var modelDir = ModelSource.IsNamedOrDirectory(spec.Model);
+        var modelDir = ModelSource.DirectoryOrNull(spec.Model);
         var counts = modelDir is not null ? FusionCounts.Load(modelDir) : new Dictionary<string, Tensor>();
         var countsSource = Path.Combine(modelDir ?? spec.Model, FusionCounts.FileName);
         CompressionOutcome? compression = null;
