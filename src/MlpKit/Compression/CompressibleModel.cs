@@ -2,7 +2,6 @@ using MlpKit.Embeddings;
 using MlpKit.Ffn;
 using MlpKit.Models;
 using MlpKit.Tokenizers;
-using MlpKit.Models.UseLite;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -15,65 +14,59 @@ public sealed record ModelBatch(Tensor Ids, Tensor Mask, int Count);
 public enum ExampleFormat { Auto, Text, Ids }
 
 /// <summary>
-/// The few things compression and the NTK meter need from a model, over the zoo (BERT/RoBERTa, GPT-2, Mixtral)
-/// and USE-Lite: its feed-forward blocks, a batch builder, one representation vector per example, and saving.
+/// The few things compression and the NTK meter need from a model of any architecture: its feed-forward blocks, a
+/// batch builder, one representation vector per example (the model's real output), and saving.
 /// </summary>
 public sealed class CompressibleModel : IDisposable
 {
-    readonly ITransformerModel? _zoo;
-    readonly UseLiteModel? _use;
+    readonly ITransformerModel _model;
 
-    CompressibleModel(string source, ITransformerModel? zoo, UseLiteModel? use, string? dir)
+    CompressibleModel(string source, ITransformerModel model, string? dir)
     {
-        Source = source; _zoo = zoo; _use = use;
-        if (zoo is not null && dir is not null)
+        Source = source; _model = model;
+        if (dir is not null && model is not ISentenceEmbeddingModel)
         {
             Tokenizer = TokenizerFactory.TryLoad(dir);
-            if (zoo is IEncoderModel { NumLabels: 0 }) Pooling = SentencePooling.TryLoad(dir);
+            if (model is IEncoderModel { NumLabels: 0 }) Pooling = SentencePooling.TryLoad(dir);
         }
     }
 
     public string Source { get; }
-    public string Kind => _use is not null ? UseLiteConfig.ModelType : _zoo!.Architecture;
+    public string Kind => _model.Architecture;
 
-    /// <summary>The zoo model's tokenizer (from its folder), or null when it ships none.</summary>
+    /// <summary>The model's tokenizer (from its folder), or null when it ships none (a sentence-embedding model tokenizes itself).</summary>
     public ITextTokenizer? Tokenizer { get; }
 
     /// <summary>The sentence-transformers pooling of an encoder without a task head, or null.</summary>
     public SentencePooling? Pooling { get; }
 
-    public bool TakesText => _use is not null || Tokenizer is not null;
+    public bool TakesText => _model is ISentenceEmbeddingModel || Tokenizer is not null;
 
     /// <summary>What <see cref="Represent"/> returns, for reports.</summary>
-    public string OutputKind => _use is not null ? "sentence embedding (USE-Lite's own)"
-        : _zoo is IEncoderModel enc ? enc.NumLabels > 0 ? "classification logits"
-            : Pooling is { } p ? $"sentence embedding ({p.Mode.ToString().ToLowerInvariant()} pooling{(p.Normalize ? ", normalized" : "")})"
-            : "first-token hidden state"
-        : "next-token logits at the last position";
-
-    /// <summary>Dense blocks first (in layer order), then MoE experts, as the zoo lists them.</summary>
-    public IReadOnlyList<IFeedForward> Blocks => _use is not null ? _use.FeedForwards : _zoo!.FeedForwards;
-    public IReadOnlyList<IMoeFeedForward> MoeBlocks => _zoo?.MoeBlocks ?? Array.Empty<IMoeFeedForward>();
-    public long VocabSize => _use is not null ? _use.Settings.VocabSize : _zoo!.VocabSize;
-    public nn.Module Module => _use is not null ? _use : _zoo!.Module;
-
-    /// <summary>
-    /// "use-lite" (the downloaded asset, fetched on first use), a USE-Lite checkpoint directory, or a zoo model
-    /// directory: see <see cref="ModelSource"/>.
-    /// </summary>
-    public static CompressibleModel Load(string spec) => ModelSource.Load(spec) switch
+    public string OutputKind => _model switch
     {
-        UseLiteModel use => new CompressibleModel(spec, null, use, null),
-        var zoo => new CompressibleModel(spec, zoo, null, ModelSource.Directory(spec)),
+        ISentenceEmbeddingModel => $"sentence embedding ({Kind}'s own)",
+        IEncoderModel enc => enc.NumLabels > 0 ? "classification logits"
+            : Pooling is { } p ? $"sentence embedding ({p.Mode.ToString().ToLowerInvariant()} pooling{(p.Normalize ? ", normalized" : "")})"
+            : "first-token hidden state",
+        _ => "next-token logits at the last position",
     };
+
+    /// <summary>Dense blocks first (in layer order), then MoE experts, as the model lists them.</summary>
+    public IReadOnlyList<IFeedForward> Blocks => _model.FeedForwards;
+    public IReadOnlyList<IMoeFeedForward> MoeBlocks => _model.MoeBlocks;
+    public long VocabSize => _model.VocabSize;
+    public nn.Module Module => _model.Module;
+
+    /// <summary>A named model (fetched on first use) or a model directory of any architecture: see <see cref="ModelSource"/>.</summary>
+    public static CompressibleModel Load(string spec) => new(spec, ModelSource.Load(spec), ModelSource.Directory(spec));
 
     /// <summary>
     /// Wraps a model that is already loaded (fine-tuning compresses the encoder it then trains). Disposing the
     /// wrapper disposes the model, so a caller that keeps the model simply does not dispose the wrapper.
     /// </summary>
     public static CompressibleModel Wrap(string source, ITransformerModel model) =>
-        model is UseLiteModel use ? new CompressibleModel(source, null, use, null)
-            : new CompressibleModel(source, model, null, ModelSource.DirectoryOrNull(source));
+        new(source, model, ModelSource.DirectoryOrNull(source));
 
     /// <summary>A batch from token ids the caller's own tokenizer produced (an empty sequence becomes one id 0).</summary>
     public static ModelBatch FromTokenIds(IEnumerable<int[]> sequences) =>
@@ -91,13 +84,13 @@ public sealed class CompressibleModel : IDisposable
         List<int[]> seqs;
         if (format == ExampleFormat.Text)
         {
-            if (_use is not null) seqs = lines.Select(l => _use.Tokenize(l)).ToList();
+            if (_model is ISentenceEmbeddingModel own) seqs = lines.Select(own.Tokenize).ToList();
             else if (Tokenizer is null)
                 throw new MlpKitException($"{file}: text examples need a tokenizer, and the model folder {Source} has none (vocab.txt, vocab.json + merges.txt or tokenizer.json); give token ids instead");
             else
             {
-                int limit = _zoo is ICausalLanguageModel lm ? (int)Math.Min(maxTokens, lm.MaxPositions) : maxTokens;
-                seqs = lines.Select(l => _zoo is IEncoderModel ? Tokenizer.EncodePair(l, null, limit).Ids : Tokenizer.Encode(l).Take(limit).ToArray()).ToList();
+                int limit = _model is ICausalLanguageModel lm ? (int)Math.Min(maxTokens, lm.MaxPositions) : maxTokens;
+                seqs = lines.Select(l => _model is IEncoderModel ? Tokenizer.EncodePair(l, null, limit).Ids : Tokenizer.Encode(l).Take(limit).ToArray()).ToList();
             }
         }
         else
@@ -113,7 +106,7 @@ public sealed class CompressibleModel : IDisposable
         return FromSequences(seqs.Select(s => s.Length == 0 ? new[] { 0 } : s).ToList());
     }
 
-    /// <summary>Random token sequences (seeded) for zoo models when no calibration file is given.</summary>
+    /// <summary>Random token sequences (seeded) when no calibration file is given.</summary>
     public ModelBatch RandomBatch(int count, int length, long seed)
     {
         var rng = new Random((int)(seed & 0x7FFFFFFF));
@@ -123,8 +116,8 @@ public sealed class CompressibleModel : IDisposable
 
     static ModelBatch FromSequences(List<int[]> seqs)
     {
-        var (ids, lengths) = UseLiteModel.Batch(seqs);
-        var mask = (arange(ids.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)).to(ScalarType.Int64);
+        var (ids, lengths) = TokenBatch.Pad(seqs);
+        var mask = TokenBatch.Mask(lengths, ids.shape[1]);
         return new ModelBatch(ids, mask, seqs.Count);
     }
 
@@ -132,15 +125,16 @@ public sealed class CompressibleModel : IDisposable
         new(b.Ids.narrow(0, start, count), b.Mask.narrow(0, start, count), count);
 
     /// <summary>
-    /// One vector per example, the model's real output: USE-Lite's sentence embedding; an encoder's classification
+    /// One vector per example, the model's real output: a sentence-embedding model's own embedding; an encoder's classification
     /// logits when it has a head, else its pooled sentence embedding when its folder declares sentence-transformers
     /// pooling, else its first-token hidden state; a causal LM's last-position logits.
     /// </summary>
     public Tensor Represent(ModelBatch b)
     {
-        if (_use is not null) return _use.call(b.Ids, b.Mask.sum(1));
-        switch (_zoo)
+        switch (_model)
         {
+            case ISentenceEmbeddingModel own:
+                return own.EmbedIds(b.Ids, b.Mask);
             case IEncoderModel enc:
                 if (enc.NumLabels > 0) return enc.Classify(b.Ids, b.Mask);
                 var hidden = enc.Encode(b.Ids, b.Mask);
@@ -155,15 +149,7 @@ public sealed class CompressibleModel : IDisposable
     }
 
     /// <summary>Writes a checkpoint the usual loader reads back (widths recorded in the config by the model).</summary>
-    public void Save(string dir)
-    {
-        if (_use is not null) _use.Save(dir);
-        else ModelZoo.Save(_zoo!, dir);
-    }
+    public void Save(string dir) => ModelZoo.Save(_model, dir);
 
-    public void Dispose()
-    {
-        _use?.Dispose();
-        _zoo?.Dispose();
-    }
+    public void Dispose() => _model.Dispose();
 }

@@ -15,6 +15,8 @@ public interface ITextClassifier
     /// <summary>The freshly initialised head (saved beside the merged encoder).</summary>
     Linear Head { get; }
     Tensor Logits(IReadOnlyList<TextExample> batch);
+    /// <summary>The ids the encoder reads for one example (as <see cref="Logits"/> tokenizes it; compression calibrates on them).</summary>
+    int[] TokenIds(TextExample example);
 }
 
 /// <summary>
@@ -43,9 +45,13 @@ public sealed class SequenceClassifier : nn.Module<Tensor, Tensor, Tensor, Tenso
     public Linear Head => head;
     public nn.Module Module => this;
 
+    public int[] TokenIds(TextExample example) => Encode(example).Ids;
+
+    TokenizedInput Encode(TextExample e) => _cache.TryGetValue(e, out var t) ? t : _cache[e] = _tokenizer.EncodePair(e.Text, e.TextPair, _maxLength);
+
     public Tensor Logits(IReadOnlyList<TextExample> batch)
     {
-        var inputs = batch.Select(e => _cache.TryGetValue(e, out var t) ? t : _cache[e] = _tokenizer.EncodePair(e.Text, e.TextPair, _maxLength)).ToList();
+        var inputs = batch.Select(Encode).ToList();
         var (ids, mask, types) = Collate(inputs, _tokenizer.Special.PaddingId());
         return call(ids, mask, types);
     }
@@ -117,30 +123,35 @@ public sealed class ClassificationTrainingTask(ITextClassifier model, TextClassi
     }
 }
 
-/// <summary>USE-Lite's 512-d sentence embedding with a fresh linear head; a pair is read as one text "a b".</summary>
+/// <summary>
+/// A sentence-embedding model's own embedding (USE-Lite's) with a fresh linear head; a pair is read as one text "a b".
+/// The encoder is registered as "encoder" and the head as "head", as in <see cref="SequenceClassifier"/>.
+/// </summary>
 public sealed class SentenceEmbeddingClassifier : nn.Module<Tensor, Tensor, Tensor>, ITextClassifier
 {
-    public MlpKit.Models.UseLite.UseLiteModel Encoder { get; }
+    public ISentenceEmbeddingModel Encoder { get; }
     private Linear head;
     readonly Dictionary<TextExample, int[]> _cache = new(ReferenceEqualityComparer.Instance);
 
-    public SentenceEmbeddingClassifier(MlpKit.Models.UseLite.UseLiteModel encoder, int classes) : base(nameof(SentenceEmbeddingClassifier))
+    public SentenceEmbeddingClassifier(ISentenceEmbeddingModel encoder, int classes) : base(nameof(SentenceEmbeddingClassifier))
     {
         Encoder = encoder;
         head = nn.Linear(encoder.EmbeddingDim, classes);
-        register_module("encoder", encoder);
+        register_module("encoder", encoder.Module);
         register_module("head", head);
     }
 
     public Linear Head => head;
     public nn.Module Module => this;
 
+    public int[] TokenIds(TextExample e) =>
+        _cache.TryGetValue(e, out var t) ? t : _cache[e] = Encoder.Tokenize(e.TextPair is null ? e.Text : e.Text + " " + e.TextPair);
+
     public Tensor Logits(IReadOnlyList<TextExample> batch)
     {
-        var seqs = batch.Select(e => _cache.TryGetValue(e, out var t) ? t : _cache[e] = Encoder.Tokenize(e.TextPair is null ? e.Text : e.Text + " " + e.TextPair)).ToList();
-        var (ids, lengths) = MlpKit.Models.UseLite.UseLiteModel.Batch(seqs);
-        return call(ids, lengths);
+        var (ids, lengths) = TokenBatch.Pad(batch.Select(TokenIds).ToList());
+        return call(ids, TokenBatch.Mask(lengths, ids.shape[1]));
     }
 
-    public override Tensor forward(Tensor ids, Tensor lengths) => head.call(Encoder.call(ids, lengths));
+    public override Tensor forward(Tensor ids, Tensor mask) => head.call(Encoder.EmbedIds(ids, mask));
 }

@@ -1,6 +1,5 @@
 using MlpKit.Assets;
 using MlpKit.Checkpoints;
-using MlpKit.Models.UseLite;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -8,7 +7,7 @@ namespace MlpKit.Models;
 
 /// <summary>
 /// What a command's <c>--model</c> names: a model known by name (a downloadable asset, fetched on first use), or
-/// a checkpoint directory of any architecture MlpKit reads (the zoo's, or USE-Lite's own checkpoint layout).
+/// a checkpoint directory of any architecture in <see cref="ModelZoo.All"/>.
 /// </summary>
 public static class ModelSource
 {
@@ -16,7 +15,7 @@ public static class ModelSource
     public static IReadOnlyDictionary<string, string> Named { get; } =
         new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
         {
-            ["use-lite"] = AssetRegistry.UseLite,
+            ["use-lite"] = AssetRegistry.UniversalSentenceEncoderLite,
             ["minilm"] = AssetRegistry.MiniLm,
             ["arctic-xs"] = AssetRegistry.ArcticXs,
         };
@@ -36,20 +35,7 @@ public static class ModelSource
     public static string? DirectoryOrNull(string spec) =>
         IsNamed(spec) || System.IO.Directory.Exists(spec) ? Directory(spec) : null;
 
-    public static ITransformerModel Load(string spec, ScalarType? dtype = null, Device? device = null)
-    {
-        var dir = Directory(spec);
-        var config = Path.Combine(dir, ModelZoo.ConfigFileName);
-        // The use-lite asset is the TF.js package itself (no config.json); USE-Lite checkpoints say so in config.json.
-        bool useLite = Named.TryGetValue(spec, out var asset) && asset == AssetRegistry.UseLite
-                       || File.Exists(config) && HfConfig.Load(config).ModelType == UseLiteConfig.ModelType;
-        return useLite ? WithDType(UseLiteModel.Load(dir), dtype, device) : ModelZoo.Load(dir, dtype, device);
-    }
-
-    static ITransformerModel WithDType(UseLiteModel model, ScalarType? dtype, Device? device)
-    {
-        if (dtype is { } d && d != ScalarType.Float32) model.to(d);
-        if (device is not null) model.to(device);
-        return model;
-    }
+    /// <summary>The model <paramref name="spec"/> names, in whichever layout its architecture reads (see <see cref="ModelZoo.Load"/>).</summary>
+    public static ITransformerModel Load(string spec, ScalarType? dtype = null, Device? device = null) =>
+        ModelZoo.Load(Directory(spec), dtype, device);
 }

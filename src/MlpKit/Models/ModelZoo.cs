@@ -3,6 +3,7 @@ using MlpKit.Checkpoints;
 using MlpKit.Models.Bert;
 using MlpKit.Models.Gpt2;
 using MlpKit.Models.Mixtral;
+using MlpKit.Models.UseLite;
 using MlpKit.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -10,25 +11,35 @@ using static TorchSharp.torch;
 namespace MlpKit.Models;
 
 /// <summary>
-/// The registry of zoo architectures by name ("bert", "roberta", "gpt2", "mixtral", the Hugging Face
-/// model_type): build from a config, load and save a model directory in the Hugging Face layout
-/// (config.json + model.safetensors or a sharded index), and size presets for random initialisation.
+/// The registry of architectures by name (the Hugging Face model_type): build from a config, load and save a model
+/// directory (the Hugging Face layout, config.json + model.safetensors or a sharded index, unless the architecture
+/// has its own), and size presets for random initialisation. Each architecture is one <see cref="ModelArchitecture"/>
+/// record in its own folder; adding one is a folder plus one line in <see cref="All"/>.
 /// </summary>
 public static class ModelZoo
 {
     public const string ConfigFileName = "config.json";
 
-    public static IReadOnlyList<string> Architectures { get; } = new[] { "bert", "roberta", "gpt2", "mixtral" };
-    public static IReadOnlyList<string> PresetNames { get; } = new[] { "tiny", "small" };
+    /// <summary>Every architecture, one line each.</summary>
+    public static IReadOnlyList<ModelArchitecture> All { get; } =
+    [
+        BertArchitecture.Bert,
+        BertArchitecture.Roberta,
+        Gpt2Architecture.Gpt2,
+        MixtralArchitecture.Mixtral,
+        UseLiteArchitecture.UseLite,
+    ];
 
-    /// <summary>The registry name for a config, from its model_type; unknown types are a user error.</summary>
-    public static string ArchitectureOf(HfConfig config)
-    {
-        var type = config.ModelType;
-        if (!Architectures.Contains(type))
-            throw MlpKitException.Field(config.Path, "model_type", $"unknown architecture '{type}' (known: {string.Join(", ", Architectures)})");
-        return type;
-    }
+    /// <summary>The architectures `init` can create (those with presets).</summary>
+    public static IReadOnlyList<string> Architectures { get; } = All.Where(a => a.Preset is not null).Select(a => a.Name).ToList();
+    public static IReadOnlyList<string> PresetNames { get; } = PresetSize.All.Select(p => p.Name).ToList();
+
+    /// <summary>The architecture named <paramref name="name"/>, or null.</summary>
+    public static ModelArchitecture? Find(string name) => All.FirstOrDefault(a => a.Name == name);
+
+    /// <summary>The registry entry for a config, from its model_type; unknown types are a user error.</summary>
+    public static ModelArchitecture ArchitectureOf(HfConfig config) => Find(config.ModelType)
+        ?? throw MlpKitException.Field(config.Path, "model_type", $"unknown architecture '{config.ModelType}' (known: {string.Join(", ", All.Select(a => a.Name))})");
 
     /// <summary>
     /// Builds the model a config describes, with Hugging Face-style random weights (seeded when given), in
@@ -61,8 +72,33 @@ public static class ModelZoo
         TorchRuntime.EnsureInitialized();
         if (!Directory.Exists(dir)) throw new MlpKitException($"{dir}: model directory not found");
         var configPath = Path.Combine(dir, ConfigFileName);
-        if (!File.Exists(configPath)) throw new MlpKitException($"{configPath}: file not found (a model directory needs config.json)");
-        var config = HfConfig.Load(configPath);
+        ModelArchitecture arch;
+        HfConfig? config = null;
+        if (File.Exists(configPath))
+        {
+            config = HfConfig.Load(configPath);
+            arch = ArchitectureOf(config);
+        }
+        else
+            arch = All.FirstOrDefault(a => a.RecognizesFolder?.Invoke(dir) == true)
+                ?? throw new MlpKitException($"{configPath}: file not found (a model directory needs config.json)");
+        var model = arch.LoadFolder is { } load ? load(dir) : LoadHfLayout(dir, config!);
+        try
+        {
+            if (dtype is ScalarType d && d != ScalarType.Float32) model.Module.to(d);
+            if (device is not null && device.type != DeviceType.CPU) model.Module.to(device);
+            model.Module.eval();
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return model;
+    }
+
+    static ITransformerModel LoadHfLayout(string dir, HfConfig config)
+    {
         var model = Build(config);
         try
         {
@@ -76,9 +112,6 @@ public static class ModelZoo
             {
                 foreach (var t in tensors.Values) t.Dispose();
             }
-            if (dtype is ScalarType d && d != ScalarType.Float32) model.Module.to(d);
-            if (device is not null && device.type != DeviceType.CPU) model.Module.to(device);
-            model.Module.eval();
         }
         catch
         {
@@ -116,6 +149,11 @@ public static class ModelZoo
     /// </summary>
     public static void Save(ITransformerModel model, string dir, long maxShardBytes = 2L << 30)
     {
+        if (Find(model.Architecture)?.SaveFolder is { } save)
+        {
+            save(model, dir);
+            return;
+        }
         Directory.CreateDirectory(dir);
         using var scope = NewDisposeScope();
         var tensors = HfTensorBinding.Export(model.Module, model.NameMap())
@@ -127,44 +165,25 @@ public static class ModelZoo
     }
 
     /// <summary>
-    /// A config for random initialisation. tiny: 2 layers, hidden 64, 4 heads, FFN 256 (Mixtral: 4 experts of
-    /// 256, top-2); small: 4 layers, hidden 256, 4 heads, FFN 1024 (Mixtral: 8 experts of 512, top-2).
-    /// <paramref name="vocabSize"/> defaults to the real model's vocabulary; pass the size of the tokenizer
-    /// files you ship with the checkpoint. <paramref name="numLabels"/> &gt; 0 adds a sequence-classification
-    /// head (BERT/RoBERTa only).
+    /// A config for random initialisation at one of the <see cref="PresetSize"/>s (the architecture's record adds its
+    /// own details, e.g. Mixtral's experts). <paramref name="vocabSize"/> defaults to the real model's vocabulary;
+    /// pass the size of the tokenizer files you ship with the checkpoint. <paramref name="numLabels"/> &gt; 0 adds a
+    /// sequence-classification head (architectures with <see cref="ModelArchitecture.ClassificationHead"/>).
     /// </summary>
     public static HfConfig Presets(string architecture, string preset, long? vocabSize = null, int numLabels = 0)
     {
-        if (!Architectures.Contains(architecture))
-            throw new MlpKitException($"--arch {architecture}: unknown architecture (known: {string.Join(", ", Architectures)})");
-        if (!PresetNames.Contains(preset))
-            throw new MlpKitException($"--preset {preset}: unknown preset (known: {string.Join(", ", PresetNames)})");
+        var arch = Find(architecture) is { Preset: not null } a ? a
+            : throw new MlpKitException($"--arch {architecture}: unknown architecture (known: {string.Join(", ", Architectures)})");
+        var size = PresetSize.Named(preset);
         if (vocabSize is <= 0) throw new MlpKitException($"vocabulary size must be positive, got {vocabSize}");
-        if (numLabels < 0 || (numLabels > 0 && architecture is not ("bert" or "roberta")))
-            throw new MlpKitException($"a classification head ({numLabels} labels) is available for bert and roberta only");
-        bool tiny = preset == "tiny";
-        long hidden = tiny ? 64 : 256;
-        int layers = tiny ? 2 : 4;
-        const int heads = 4;
-        long ffn = 4 * hidden;
-        var cfg = architecture switch
-        {
-            "bert" => BertConfigHf.Create(false, vocabSize ?? 30522, hidden, layers, heads, ffn, tiny ? 128 : 512, numLabels),
-            "roberta" => BertConfigHf.Create(true, vocabSize ?? 50265, hidden, layers, heads, ffn, tiny ? 128 : 512, numLabels),
-            "gpt2" => Gpt2ConfigHf.Create(vocabSize ?? 50257, hidden, layers, heads, tiny ? 128 : 512),
-            _ => MixtralConfigHf.Create(vocabSize ?? 32000, hidden, layers, heads, 2, tiny ? 256 : 512, tiny ? 4 : 8, 2, tiny ? 128 : 512),
-        };
-        return cfg;
+        if (numLabels < 0 || (numLabels > 0 && !arch.ClassificationHead))
+            throw new MlpKitException($"a classification head ({numLabels} labels) is available for {string.Join(" and ", All.Where(x => x.ClassificationHead).Select(x => x.Name))} only");
+        return arch.Preset!(size, vocabSize, numLabels);
     }
 
     static ITransformerModel Build(HfConfig config)
     {
-        ITransformerModel model = ArchitectureOf(config) switch
-        {
-            "bert" or "roberta" => new BertModel(BertConfigHf.Parse(config), config),
-            "gpt2" => new Gpt2Model(Gpt2ConfigHf.Parse(config), config),
-            _ => new MixtralModel(MixtralConfigHf.Parse(config), config),
-        };
+        var model = ArchitectureOf(config).Build(config);
         // nn.Embedding's weight (unlike Linear's) joins the caller's dispose scope: a model built inside a
         // scope would lose it when the scope ends. The model owns its tensors for its whole life.
         foreach (var p in model.Module.parameters()) p.DetachFromDisposeScope();

@@ -8,7 +8,7 @@ namespace MlpKit.Tokenizers;
 /// a config, when the vocabulary holds &lt;s&gt; and &lt;mask&gt;; otherwise GPT-2); vocab.txt -> BERT WordPiece
 /// (lower-cased unless tokenizer_config.json sets do_lower_case to false); a vocab.json holding a JSON array
 /// of [piece, score] (USE-Lite's SentencePiece vocabulary, in a checkpoint or as the asset's dist/vocab.json)
-/// -> <see cref="UseLiteTextTokenizer"/>. Other families plug in through <see cref="Register"/>; they are
+/// -> <see cref="SentencePieceTextTokenizer"/>. Other families plug in through <see cref="Register"/>; they are
 /// tried first.
 /// </summary>
 public static class TokenizerFactory
@@ -43,7 +43,7 @@ public static class TokenizerFactory
         var merges = Path.Combine(modelDir, "merges.txt");
         foreach (var candidate in new[] { vocabJson, Path.Combine(modelDir, "dist", "vocab.json") })
             if (IsJsonArray(candidate) && !File.Exists(merges))
-                return UseLiteTextTokenizer.Load(candidate);
+                return SentencePieceTextTokenizer.Load(candidate);
         var vocabTxt = Path.Combine(modelDir, "vocab.txt");
         if (File.Exists(vocabJson) && File.Exists(merges))
             return IsRoberta(modelDir, vocabJson)

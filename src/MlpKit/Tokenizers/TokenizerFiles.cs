@@ -8,7 +8,8 @@ using MlpKit.Data;
 namespace MlpKit.Tokenizers;
 
 /// <summary>
-/// Writes tokenizer files into a new model directory (for `mlpkit init`), in the Hugging Face layout that
+/// Writes tokenizer files into a new model directory (for `mlpkit init`, through each architecture's
+/// <see cref="MlpKit.Models.ModelArchitecture.WriteTokenizer"/>), in the Hugging Face layout that
 /// <see cref="TokenizerFactory.Load"/> reads back:
 /// <list type="bullet">
 /// <item>gpt2: vocab.json = GPT-2's encoder.json, merges.txt = its vocab.bpe (the gpt2-vocab asset); 50257 ids,
@@ -25,45 +26,40 @@ public static class TokenizerFiles
     public const int RobertaVocabSize = Gpt2VocabSize + 5;
     public static readonly string[] BertSpecials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 
-    /// <summary>
-    /// Writes the tokenizer of <paramref name="arch"/> into <paramref name="modelDir"/> and returns its vocabulary
-    /// size (the model's embedding rows). <paramref name="bertVocabSize"/> and <paramref name="bertCorpus"/> only
-    /// matter for bert; the default corpus is the SOTU training split.
-    /// </summary>
-    public static int Write(string modelDir, string arch, int bertVocabSize = 8192, IEnumerable<string>? bertCorpus = null,
-        string? gpt2AssetDir = null)
+    /// <summary>GPT-2's tokenizer (vocab.json + merges.txt from the gpt2-vocab asset); returns its vocabulary size, 50257.</summary>
+    public static int WriteGpt2(string modelDir, string? gpt2AssetDir = null)
     {
         Directory.CreateDirectory(modelDir);
-        switch (arch.ToLowerInvariant())
-        {
-            case "gpt2":
-            {
-                var asset = gpt2AssetDir ?? AssetStore.EnsureAsset(AssetRegistry.Gpt2Vocab);
-                CopyAtomically(Path.Combine(asset, "encoder.json"), Path.Combine(modelDir, "vocab.json"));
-                CopyAtomically(Path.Combine(asset, "vocab.bpe"), Path.Combine(modelDir, "merges.txt"));
-                return ByteLevelBpeTokenizer.ReadVocab(Path.Combine(modelDir, "vocab.json")).Values.Max() + 1;
-            }
-            case "roberta":
-            {
-                var asset = gpt2AssetDir ?? AssetStore.EnsureAsset(AssetRegistry.Gpt2Vocab);
-                var gpt2 = ByteLevelBpeTokenizer.ReadVocab(Path.Combine(asset, "encoder.json"));
-                var vocab = new Dictionary<string, int> { ["<s>"] = 0, ["<pad>"] = 1, ["</s>"] = 2, ["<unk>"] = 3 };
-                foreach (var (token, id) in gpt2.OrderBy(p => p.Value)) vocab[token] = id + 4;
-                vocab["<mask>"] = vocab.Values.Max() + 1;
-                WriteAtomically(Path.Combine(modelDir, "vocab.json"), JsonSerializer.SerializeToUtf8Bytes(vocab));
-                CopyAtomically(Path.Combine(asset, "vocab.bpe"), Path.Combine(modelDir, "merges.txt"));
-                return vocab.Count;
-            }
-            case "bert":
-            {
-                var corpus = bertCorpus ?? SotuCorpus.Load(DataSplit.Train).Select(s => s.Text);
-                var tokens = BuildWordPieceVocab(corpus, bertVocabSize);
-                WriteAtomically(Path.Combine(modelDir, "vocab.txt"), Encoding.UTF8.GetBytes(string.Join('\n', tokens) + "\n"));
-                return tokens.Count;
-            }
-            default:
-                throw new MlpKitException($"no tokenizer for architecture '{arch}' (known: gpt2, roberta, bert)");
-        }
+        var asset = gpt2AssetDir ?? AssetStore.EnsureAsset(AssetRegistry.Gpt2Vocab);
+        CopyAtomically(Path.Combine(asset, "encoder.json"), Path.Combine(modelDir, "vocab.json"));
+        CopyAtomically(Path.Combine(asset, "vocab.bpe"), Path.Combine(modelDir, "merges.txt"));
+        return ByteLevelBpeTokenizer.ReadVocab(Path.Combine(modelDir, "vocab.json")).Values.Max() + 1;
+    }
+
+    /// <summary>RoBERTa's tokenizer: GPT-2's merges with RoBERTa's specials first (see the class summary); returns 50262.</summary>
+    public static int WriteRoberta(string modelDir, string? gpt2AssetDir = null)
+    {
+        Directory.CreateDirectory(modelDir);
+        var asset = gpt2AssetDir ?? AssetStore.EnsureAsset(AssetRegistry.Gpt2Vocab);
+        var gpt2 = ByteLevelBpeTokenizer.ReadVocab(Path.Combine(asset, "encoder.json"));
+        var vocab = new Dictionary<string, int> { ["<s>"] = 0, ["<pad>"] = 1, ["</s>"] = 2, ["<unk>"] = 3 };
+        foreach (var (token, id) in gpt2.OrderBy(p => p.Value)) vocab[token] = id + 4;
+        vocab["<mask>"] = vocab.Values.Max() + 1;
+        WriteAtomically(Path.Combine(modelDir, "vocab.json"), JsonSerializer.SerializeToUtf8Bytes(vocab));
+        CopyAtomically(Path.Combine(asset, "vocab.bpe"), Path.Combine(modelDir, "merges.txt"));
+        return vocab.Count;
+    }
+
+    /// <summary>
+    /// A BERT vocab.txt of at most <paramref name="vocabSize"/> tokens built from <paramref name="corpus"/> (default:
+    /// the SOTU training split) by <see cref="BuildWordPieceVocab"/>; returns its size.
+    /// </summary>
+    public static int WriteBertWordPiece(string modelDir, int vocabSize = 8192, IEnumerable<string>? corpus = null)
+    {
+        Directory.CreateDirectory(modelDir);
+        var tokens = BuildWordPieceVocab(corpus ?? SotuCorpus.Load(DataSplit.Train).Select(s => s.Text), vocabSize);
+        WriteAtomically(Path.Combine(modelDir, "vocab.txt"), Encoding.UTF8.GetBytes(string.Join('\n', tokens) + "\n"));
+        return tokens.Count;
     }
 
     /// <summary>

@@ -64,6 +64,32 @@ public class ZooCheckpointTests
         AssertSameTensors(HfTensorBinding.Export(model.Module, model.NameMap()), HfTensorBinding.Export(again.Module, again.NameMap()));
     }
 
+    /// <summary>
+    /// The registry is the one list: every architecture builds from a config through it, saves and reloads through
+    /// ModelZoo whatever its layout (USE-Lite has its own), and only architectures with presets are offered to init.
+    /// </summary>
+    [Fact]
+    public void EveryRegisteredArchitectureRoundTripsThroughTheZoo()
+    {
+        Assert.Equal(ModelZoo.All.Count, ModelZoo.All.Select(a => a.Name).Distinct().Count());
+        foreach (var arch in ModelZoo.All)
+        {
+            var config = arch.Preset is { } preset
+                ? preset(PresetSize.Named("tiny"), 96, 0)
+                : new MlpKit.Models.UseLite.UseLiteConfig { VocabSize = 96, EmbeddingDim = 16, HiddenDim = 32, FfnDims = [48, 40], Heads = 4 }.ToHf();
+            Assert.Equal(arch.Name, config.ModelType);
+            Assert.Equal(arch.Preset is not null, ModelZoo.Architectures.Contains(arch.Name));
+            var dir = TestPaths.TempDir();
+            using var model = ModelZoo.Create(config, seed: 3);
+            Assert.Equal(arch.Name, model.Architecture);
+            ModelZoo.Save(model, dir);
+            using var reloaded = ModelZoo.Load(dir);
+            Assert.Equal(arch.Name, reloaded.Architecture);
+            using var scope = NewDisposeScope();
+            AssertSameTensors(HfTensorBinding.Export(model.Module, model.NameMap()), HfTensorBinding.Export(reloaded.Module, reloaded.NameMap()));
+        }
+    }
+
     [Fact]
     public void ShardedSaveReloadsAndErrorsNameTheIndex()
     {

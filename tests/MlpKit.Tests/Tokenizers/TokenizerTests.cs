@@ -104,7 +104,7 @@ public class WordPieceTests
             "Taxes, tariffs and treaties: the Congress decides.",
         ];
         var dir = TestPaths.TempDir();
-        var size = TokenizerFiles.Write(dir, "bert", bertVocabSize: 80, bertCorpus: corpus);
+        var size = TokenizerFiles.WriteBertWordPiece(dir, 80, corpus);
         var tok = TokenizerFactory.Load(dir);
         Assert.Equal(size, tok.VocabSize);
         Assert.Equal(80, size);
@@ -163,7 +163,7 @@ public class ByteLevelBpeTests
     public void Gpt2_matches_the_reference_js_encoder_and_round_trips()
     {
         var dir = TestPaths.TempDir();
-        Assert.Equal(50257, TokenizerFiles.Write(dir, "gpt2", gpt2AssetDir: TestPaths.Asset("gpt2-vocab")));
+        Assert.Equal(50257, TokenizerFiles.WriteGpt2(dir, TestPaths.Asset("gpt2-vocab")));
         var tok = TokenizerFactory.Load(dir);
         Assert.Equal("gpt2-bpe", tok.Kind);
         Assert.Equal(50257, tok.VocabSize);
@@ -179,7 +179,7 @@ public class ByteLevelBpeTests
     public void Roberta_files_shift_gpt2_ids_behind_its_specials()
     {
         var dir = TestPaths.TempDir();
-        Assert.Equal(TokenizerFiles.RobertaVocabSize, TokenizerFiles.Write(dir, "roberta", gpt2AssetDir: TestPaths.Asset("gpt2-vocab")));
+        Assert.Equal(TokenizerFiles.RobertaVocabSize, TokenizerFiles.WriteRoberta(dir, TestPaths.Asset("gpt2-vocab")));
         var tok = TokenizerFactory.Load(dir);
         Assert.Equal("roberta-bpe", tok.Kind);
         Assert.Equal(new SpecialTokenIds(Pad: 1, Bos: 0, Eos: 2, Cls: 0, Sep: 2, Unk: 3, Mask: 50261), tok.Special);

@@ -102,7 +102,7 @@ public static class FineTuneRun
                 throw new MlpKitException($"--model {spec.Model}: already fused ({FusionCounts.FileName}); fine-tune it with --method sparsegrad, or give {spec.Method} the uncompressed model");
             // Deterministic under the seed, so a resumed run rebuilds the same blocks before its checkpoint is loaded.
             compression = compressing.Compress(CompressibleModel.Wrap(spec.Model, encoder),
-                CalibrationBatch(encoder, tokenizerDir, spec.Data.Train, spec.MaxLength, compressing.CalibrationSamples, spec.Trainer.Seed), spec.Trainer.Seed);
+                CalibrationBatch(classifier, spec.Data.Train, compressing.CalibrationSamples, spec.Trainer.Seed), spec.Trainer.Seed);
             counts = compression.Counts;
             countsSource = $"{spec.Method} compression";
             // Training is then measured on its own, comparable with a run on a fused checkpoint.
@@ -134,8 +134,7 @@ public static class FineTuneRun
             adapter.Merge();
             scales?.Fold();
             var merged = Path.Combine(run, "model");
-            if (encoder is MlpKit.Models.UseLite.UseLiteModel use) use.Save(merged);
-            else ModelZoo.Save(encoder, merged);
+            ModelZoo.Save(encoder, merged);
             // The merged model is still fused: keeping its cluster sizes lets a later finetune or ntk run use them.
             if (counts.Count > 0) FusionCounts.Save(merged, counts);
             // The merged model keeps the tokenizer it was trained with, so RUN/model is usable on its own.
@@ -182,41 +181,36 @@ public static class FineTuneRun
         };
     }
 
-    /// <summary>
-    /// A seeded sample of the training texts in the form the encoder reads: USE-Lite tokenises text (a pair joined
-    /// as the classifier joins it), a zoo encoder gets its own tokenizer's ids, truncated as in training.
-    /// </summary>
-    static ModelBatch CalibrationBatch(ITransformerModel encoder, string? tokenizerDir, IReadOnlyList<TextExample> train, int maxLength, int count, long seed)
+    /// <summary>A seeded sample of the training texts, tokenized as the classifier tokenizes them in training.</summary>
+    static ModelBatch CalibrationBatch(ITextClassifier classifier, IReadOnlyList<TextExample> train, int count, long seed)
     {
         var sample = TextClassificationTask.Take(train, count, (int)(seed & 0x7FFFFFFF));
         if (sample.Count == 0) throw new MlpKitException("calibration: the training set is empty");
-        if (encoder is MlpKit.Models.UseLite.UseLiteModel use)
-            return CompressibleModel.FromTokenIds(sample.Select(e => use.Tokenize(e.TextPair is null ? e.Text : e.Text + " " + e.TextPair)));
-        var tokenizer = TokenizerFactory.Load(tokenizerDir ?? throw new MlpKitException("calibration: the encoder has no tokenizer folder"));
-        return CompressibleModel.FromTokenIds(sample.Select(e => tokenizer.EncodePair(e.Text, e.TextPair, maxLength).Ids));
+        return CompressibleModel.FromTokenIds(sample.Select(classifier.TokenIds));
     }
 
     /// <summary>
-    /// A named model (use-lite), a USE-Lite checkpoint directory or a bert/roberta directory, with a fresh head
-    /// seeded by <paramref name="seed"/>.
+    /// An encoder (bert, roberta: a fresh head on its mask-averaged hidden states) or a sentence-embedding model
+    /// (use-lite: a fresh head on its embedding), by name or directory, with the head seeded by <paramref name="seed"/>.
+    /// The tokenizer folder is null for a sentence-embedding model, which saves its own vocabulary.
     /// </summary>
     public static (ITextClassifier Classifier, ITransformerModel Encoder, string? TokenizerDir) LoadClassifier(string spec, int classes, int maxLength, long seed)
     {
         var loaded = ModelSource.Load(spec);
-        if (loaded is MlpKit.Models.UseLite.UseLiteModel use)
+        switch (loaded)
         {
-            manual_seed(seed);
-            return (new SentenceEmbeddingClassifier(use, classes), use, null);
+            case ISentenceEmbeddingModel own:
+                manual_seed(seed);
+                return (new SentenceEmbeddingClassifier(own, classes), own, null);
+            case IEncoderModel encoder:
+                var dir = ModelSource.Directory(spec);
+                var tokenizer = TokenizerFactory.Load(dir);
+                manual_seed(seed);
+                return (new SequenceClassifier(encoder, tokenizer, classes, maxLength), encoder, dir);
+            default:
+                loaded.Dispose();
+                throw new MlpKitException($"--model {spec}: a {loaded.Architecture} model is not an encoder; fine-tuning classifies with use-lite, bert or roberta");
         }
-        if (loaded is not IEncoderModel encoder)
-        {
-            loaded.Dispose();
-            throw new MlpKitException($"--model {spec}: a {loaded.Architecture} model is not an encoder; fine-tuning classifies with use-lite, bert or roberta");
-        }
-        var dir = ModelSource.Directory(spec);
-        var tokenizer = TokenizerFactory.Load(dir);
-        manual_seed(seed);
-        return (new SequenceClassifier(encoder, tokenizer, classes, maxLength), encoder, dir);
     }
 
     /// <summary>Shapes [rows, cols] of the MLP weights a method would target in <paramref name="model"/>'s classifier.</summary>

@@ -22,7 +22,7 @@ namespace MlpKit.Models.UseLite;
 /// As an <see cref="ITransformerModel"/> its checkpoint tensor names are the module's own (there is no
 /// Hugging Face implementation to follow); see <see cref="UseLiteCheckpoint"/>.
 /// </summary>
-public sealed class UseLiteModel : nn.Module<Tensor, Tensor, Tensor>, ITransformerModel, MlpKit.Embeddings.ISentenceEncoder
+public sealed class UseLiteModel : nn.Module<Tensor, Tensor, Tensor>, ISentenceEmbeddingModel
 {
     private Embedding embeddings;
     private ModuleList<UseLiteLayer> layers;
@@ -164,14 +164,10 @@ public sealed class UseLiteModel : nn.Module<Tensor, Tensor, Tensor>, ITransform
     }
 
     /// <summary>Padded id and length tensors for a batch of id sequences.</summary>
-    public static (Tensor Ids, Tensor Lengths) Batch(IReadOnlyList<int[]> sequences)
-    {
-        long t = Math.Max(1, sequences.Count == 0 ? 1 : sequences.Max(s => s.Length));
-        var flat = new long[sequences.Count * t];
-        for (int i = 0; i < sequences.Count; i++)
-            for (int j = 0; j < sequences[i].Length; j++) flat[i * t + j] = sequences[i][j];
-        return (tensor(flat, [sequences.Count, t]), tensor(sequences.Select(s => (long)s.Length).ToArray()));
-    }
+    public static (Tensor Ids, Tensor Lengths) Batch(IReadOnlyList<int[]> sequences) => TokenBatch.Pad(sequences);
+
+    /// <summary>Embeddings for padded ids and a mask of real tokens (the mask's row sums are the lengths).</summary>
+    public Tensor EmbedIds(Tensor ids, Tensor mask) => call(ids, mask.sum(1));
 
     /// <summary>512-d unit-norm embeddings [n, 512] of the sentences, on the CPU, computed in batches.</summary>
     public Tensor Embed(IReadOnlyList<string> sentences, int batchSize = 32)

@@ -1,16 +1,16 @@
 namespace MlpKit.Tokenizers;
 
 /// <summary>
-/// USE-Lite's SentencePiece-unigram tokenizer (<see cref="SentencePieceUnigramTokenizer"/>, an exact port of
+/// A SentencePiece-unigram tokenizer (USE-Lite's) (<see cref="SentencePieceUnigramTokenizer"/>, an exact port of
 /// the model's JavaScript tokenizer) behind <see cref="ITextTokenizer"/>. The model reads plain piece ids with
 /// no special tokens, so <see cref="EncodePair"/> adds none: a pair is the first text's ids followed by the
 /// second's. Special ids are the reserved pieces the vocabulary names (&lt;unk&gt; 0, &lt;s&gt; 1, &lt;/s&gt; 2).
 /// </summary>
-public sealed class UseLiteTextTokenizer : ITextTokenizer
+public sealed class SentencePieceTextTokenizer : ITextTokenizer
 {
     readonly HashSet<int> _special;
 
-    public UseLiteTextTokenizer(SentencePieceUnigramTokenizer pieces)
+    public SentencePieceTextTokenizer(SentencePieceUnigramTokenizer pieces)
     {
         Pieces = pieces;
         int? Named(int id, params string[] names) =>
@@ -27,7 +27,7 @@ public sealed class UseLiteTextTokenizer : ITextTokenizer
     public int VocabSize => Pieces.VocabSize;
     public SpecialTokenIds Special { get; }
 
-    public static UseLiteTextTokenizer Load(string vocabJson) => new(SentencePieceUnigramTokenizer.FromVocabJson(vocabJson));
+    public static SentencePieceTextTokenizer Load(string vocabJson) => new(SentencePieceUnigramTokenizer.FromVocabJson(vocabJson));
 
     public int[] Encode(string text) => Pieces.EncodeToIds(text);
 
