@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Globalization;
 using MlpKit.Data;
 using MlpKit.FineTuning.Generation;
 using MlpKit.Training;
@@ -8,10 +7,10 @@ namespace MlpKit.Cli.Commands;
 
 /// <summary>
 /// `mlpkit finetune --task-type generation`: causal-LM fine-tuning on prompt → target pairs (GPT-2, Mixtral).
-/// Adds its own options to the finetune command and reads the shared ones (method, trainer) by name, so the
-/// command itself only dispatches here.
+/// Adds its own options to the finetune command and reads the shared ones through the same typed
+/// <see cref="FinetuneOptions"/>, so the command itself only dispatches here.
 /// </summary>
-internal static class FinetuneGeneration
+internal sealed class FinetuneGeneration(FinetuneOptions shared)
 {
     static readonly Option<string> PromptColumn = new("--prompt-column") { Description = "generation: column of the prompt", DefaultValueFactory = _ => "prompt" };
     static readonly Option<string> TargetColumn = new("--target-column") { Description = "generation: column of the target text", DefaultValueFactory = _ => "target" };
@@ -28,28 +27,30 @@ internal static class FinetuneGeneration
         return o;
     }
 
-    public static IEnumerable<Option> Options => [PromptColumn, TargetColumn, Decode, Beams, MaxNewTokens, LengthPenalty, EvalBefore];
-
-    public static int Run(CliContext ctx)
+    public void AddTo(Command command)
     {
-        T Get<T>(string name) => ctx.Parse.GetValue<T>(name)!;
-        T? Maybe<T>(string name) => ctx.Parse.GetValue<T>(name);
+        foreach (var o in new Option[] { PromptColumn, TargetColumn, Decode, Beams, MaxNewTokens, LengthPenalty, EvalBefore }) command.Options.Add(o);
+    }
+
+    public int Run(CliContext ctx)
+    {
+        var o = shared;
         var decoding = new GenerationDecoding
         {
             Mode = ctx.Get(Decode), Beams = ctx.Get(Beams), MaxNewTokens = ctx.Get(MaxNewTokens), LengthPenalty = ctx.Get(LengthPenalty),
         };
         decoding.Validate();
+        var options = o.Method(ctx);
+        o.CheckDataSource(ctx);
         ctx.InitTorch();
-        var run = Get<string>("--out");
-        var data = LoadTask(Maybe<string>("--task"), Maybe<string>("--train"), Maybe<string>("--dev"), Maybe<string>("--test"),
+        var run = ctx.Get(o.Out);
+        var data = LoadTask(ctx.GetOrNull(o.Task), ctx.GetOrNull(o.Train), ctx.GetOrNull(o.Dev), ctx.GetOrNull(o.Test),
                 ctx.Get(PromptColumn), ctx.Get(TargetColumn))
-            .Subsample(Maybe<int?>("--max-train"), Maybe<int?>("--max-eval"), Maybe<int?>("--max-eval"), (int)ctx.Seed);
+            .Subsample(ctx.GetOrNull(o.MaxTrain), ctx.GetOrNull(o.MaxEval), ctx.GetOrNull(o.MaxEval), (int)ctx.Seed);
 
-        var method = Get<string>("--method");
-        var options = FinetuneCommand.MethodOptions(ctx);
-        var trainer = FinetuneCommand.TrainerOptionsOf(ctx, run, $"{method} generation fine-tuning");
-        var spec = new GenerationRunSpec(Get<string>("--model"), data, method, options, trainer, decoding, Get<int>("--max-length"), ctx.Get(EvalBefore),
-            MlpKit.Compression.StandaloneScales.ParseMode(Get<string>("--fusion-scale")));
+        var method = ctx.Get(o.MethodName);
+        var trainer = o.Trainer(ctx, $"{method} generation fine-tuning");
+        var spec = new GenerationRunSpec(ctx.Get(o.Model), data, method, options, trainer, decoding, ctx.Get(o.MaxLength), ctx.Get(EvalBefore), o.Scale(ctx));
         var result = GenerationFineTuneRun.Run(spec, ctx.Cancel, log: Console.Error.WriteLine);
         if (result.Interrupted)
         {
@@ -62,8 +63,6 @@ internal static class FinetuneGeneration
 
     static TextGenerationTask LoadTask(string? task, string? train, string? dev, string? test, string promptColumn, string targetColumn)
     {
-        if (task is not null && (train is not null || dev is not null))
-            throw new MlpKitException("--task and --train/--dev: give one or the other");
         if (task is not null)
             return GenerationTasks.IsBuiltIn(task)
                 ? GenerationTasks.Load(task)

@@ -74,7 +74,44 @@ public class FinetuneCommandTests
         CliHarness.AssertUserError(CliHarness.Run("finetune", "--model", model, "--train", train, "--dev", dev, "--method", "adapterz", "--out", run), "adapterz");
         CliHarness.AssertUserError(CliHarness.Run("finetune", "--model", model, "--train", train, "--dev", dev, "--method", "lora",
             "--method-option", "rnak=4", "--out", run), "rnak");
+        // A flag of another method is refused by the chosen method's declaration, before any data loads.
+        CliHarness.AssertUserError(CliHarness.Run("finetune", "--model", model, "--task", "nosuchtask", "--method", "sparsegrad", "--rank", "4", "--out", run), "--rank", "sparsegrad");
+        CliHarness.AssertUserError(CliHarness.Run("finetune", "--model", model, "--task", "nosuchtask", "--method", "lora", "--rank", "0", "--out", run), "rank", "[1, 65536]");
         File.AppendAllText(dev, "the plot was fun\tneutral\n");
         CliHarness.AssertUserError(CliHarness.Run("finetune", "--model", model, "--train", train, "--dev", dev, "--out", run), "dev.tsv", "neutral");
+    }
+}
+
+/// <summary>Each method's options are declared once: the declaration parses, checks and lists them, and the CLI's flags come from it.</summary>
+public class MethodOptionDeclarationTests
+{
+    [Fact]
+    public void EveryDeclaredOptionParsesItsDefaultAndIsAFinetuneFlag()
+    {
+        var help = CliHarness.Run("finetune", "--help").Stdout;
+        foreach (var method in MlpKit.FineTuning.FineTuneMethods.All)
+        {
+            Assert.Contains(method.Options, o => o.Name == "train-also");
+            foreach (var o in method.Options)
+            {
+                Assert.Contains("--" + o.Name + " ", help);
+                // The default shown in --help is a value the method accepts.
+                method.Create(new Dictionary<string, string> { [o.Name] = o.Default });
+            }
+            var ex = Assert.Throws<MlpKitException>(() => method.Create(new Dictionary<string, string> { ["no-such-option"] = "1" }));
+            Assert.Contains("no-such-option", ex.Message);
+        }
+    }
+
+    [Fact]
+    public void ParsedValuesLandInTheConfig()
+    {
+        var lora = MlpKit.FineTuning.Lora.LoraConfig.From(new Dictionary<string, string> { ["rank"] = "4", ["alpha"] = "8" });
+        Assert.Equal(4, lora.Rank);
+        Assert.Equal(2.0, lora.Scaling);
+        var fused = MlpKit.FineTuning.FusionSparseGrad.FusionSparseGradConfig.From(new Dictionary<string, string> { ["fusion-hidden"] = "12", ["density"] = "0.05" });
+        Assert.Equal(12, fused.Hidden);
+        Assert.Equal(0.05, fused.SparseGrad.Density);
+        Assert.Null(MlpKit.FineTuning.FusionSparseGrad.FusionSparseGradConfig.From(null).Hidden);
     }
 }

@@ -135,8 +135,9 @@ public class FineTuneRunTests
         var options = method == "lora" ? new Dictionary<string, string> { ["rank"] = "2" } : new Dictionary<string, string>();
 
         var cliRun = Path.Combine(root, "cli");
-        var r = CliHarness.Run("--seed", "7", "finetune", "--model", model, "--train", train, "--dev", train, "--test", train, "--method", method,
-            "--rank", "2", "--max-steps", "3", "--batch-size", "4", "--lr", "1e-3", "--no-progress", "--out", cliRun);
+        string[] methodFlags = method == "lora" ? ["--rank", "2"] : [];
+        var r = CliHarness.Run(["--seed", "7", "finetune", "--model", model, "--train", train, "--dev", train, "--test", train, "--method", method,
+            .. methodFlags, "--max-steps", "3", "--batch-size", "4", "--lr", "1e-3", "--no-progress", "--out", cliRun]);
         Assert.True(r.ExitCode == 0, r.ToString());
         var cli = JsonNode.Parse(File.ReadAllText(Path.Combine(cliRun, "metrics.json")))!.AsObject();
 

@@ -21,24 +21,13 @@ public sealed record FusionSparseGradConfig
     public int CalibrationSamples { get; init; } = 64;
     public SparseGradConfig SparseGrad { get; init; } = new();
 
-    public static FusionSparseGradConfig From(IReadOnlyDictionary<string, string>? values)
-    {
-        var fusion = new Dictionary<string, string>(StringComparer.Ordinal);
-        var rest = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (k, v) in values ?? new Dictionary<string, string>())
-            (k.StartsWith("fusion-", StringComparison.Ordinal) ? fusion : rest)[k] = v;
-        var o = new MethodOptions(MethodName, fusion);
-        var d = new FusionSparseGradConfig();
-        var hidden = o.Int("fusion-hidden", 0, 0, int.MaxValue);
-        var c = new FusionSparseGradConfig
-        {
-            Ratio = o.Double("fusion-ratio", d.Ratio, 1e-9, 1),
-            Hidden = hidden > 0 ? hidden : null,
-            Restarts = o.Int("fusion-restarts", d.Restarts, 1, 1000),
-            CalibrationSamples = o.Int("fusion-calib-samples", d.CalibrationSamples, 1, 1_000_000),
-            SparseGrad = SparseGradConfig.From(rest),
-        };
-        o.EnsureAllUsed();
-        return c;
-    }
+    public static MethodOptionSet<FusionSparseGradConfig> Options { get; } = new MethodOptionSet<FusionSparseGradConfig>(MethodName)
+        .Number("fusion-ratio", "fraction of each block's hidden neurons kept", c => c.Ratio, (c, v) => c with { Ratio = v }, 1e-9, 1)
+        .Integer("fusion-hidden", "hidden width of every fused block instead of the ratio (0: use the ratio)", c => c.Hidden ?? 0,
+            (c, v) => c with { Hidden = v > 0 ? v : null }, 0)
+        .Integer("fusion-restarts", "k-means restarts", c => c.Restarts, (c, v) => c with { Restarts = v }, 1, 1000)
+        .Integer("fusion-calib-samples", "training texts that measure the compression", c => c.CalibrationSamples, (c, v) => c with { CalibrationSamples = v }, 1, 1_000_000)
+        .Include(SparseGradConfig.Options, c => c.SparseGrad, (c, v) => c with { SparseGrad = v });
+
+    public static FusionSparseGradConfig From(IReadOnlyDictionary<string, string>? values) => Options.Parse(values);
 }

@@ -14,19 +14,12 @@ public sealed record LoraConfig : FineTuneConfig
 
     public double Scaling => Alpha / Rank;
 
-    public static LoraConfig From(IReadOnlyDictionary<string, string>? values)
-    {
-        var o = new MethodOptions("lora", values);
-        var d = new LoraConfig();
-        var c = new LoraConfig
-        {
-            Rank = o.Int("rank", d.Rank, 1, 1 << 16),
-            Alpha = o.Double("alpha", d.Alpha, 0),
-            Dropout = o.Double("dropout", d.Dropout, 0, 0.999),
-            Targets = o.Regex("targets", d.Targets),
-            TrainAlso = o.Regex("train-also", d.TrainAlso),
-        };
-        o.EnsureAllUsed();
-        return c;
-    }
+    public static MethodOptionSet<LoraConfig> Options { get; } = new MethodOptionSet<LoraConfig>("lora")
+        .Integer("rank", "rank r of the adapters", c => c.Rank, (c, v) => c with { Rank = v }, 1, 1 << 16)
+        .Number("alpha", "scale: the update is (alpha / r) B A x", c => c.Alpha, (c, v) => c with { Alpha = v }, 0)
+        .Number("dropout", "dropout on the adapters' input", c => c.Dropout, (c, v) => c with { Dropout = v }, 0, 0.999)
+        .Regex("targets", "module names (regex) of the linears that get adapters", c => c.Targets, (c, v) => c with { Targets = v })
+        .Regex("train-also", TrainAlsoHelp, c => c.TrainAlso, (c, v) => c with { TrainAlso = v });
+
+    public static LoraConfig From(IReadOnlyDictionary<string, string>? values) => Options.Parse(values);
 }

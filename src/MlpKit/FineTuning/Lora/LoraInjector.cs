@@ -6,17 +6,14 @@ using static TorchSharp.torch;
 namespace MlpKit.FineTuning.Lora;
 
 /// <summary>Attaches a <see cref="LoraLayer"/> to each targeted linear through a forward hook; the base is frozen.</summary>
-public sealed class LoraInjector(LoraConfig config) : IFineTuneMethod
+public sealed class LoraInjector(LoraConfig config) : MlpInjector<LoraConfig>("lora", config)
 {
-    public string Name => "lora";
-    public LoraConfig Config { get; } = config;
-
-    public IFineTuneAdapter Inject(nn.Module model, FineTuneContext context)
+    public override IFineTuneAdapter Inject(nn.Module model, FineTuneContext context)
     {
+        // LoRA may target any linear (attention too), not only the MLP's, so it matches module names itself.
         var targets = new Regex(Config.Targets, RegexOptions.CultureInvariant);
-        var also = Config.TrainAlsoRegex;
         var mlpNames = MlpLinears.Find(model).Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
-        var dense = Freezing.Apply(model, (name, _) => also.IsMatch(name));
+        var dense = FreezeExcept(model);
         var adapter = new LoraAdapter();
         foreach (var (name, module) in MlpLinears.AllModules(model))
         {

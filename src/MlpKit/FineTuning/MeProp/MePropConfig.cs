@@ -15,18 +15,11 @@ public sealed record MePropConfig : FineTuneConfig
 
     public int KeepFor(long width) => (int)Math.Clamp(K > 0 ? K : (long)Math.Ceiling(KeepFraction * width), 1, width);
 
-    public static MePropConfig From(IReadOnlyDictionary<string, string>? values)
-    {
-        var o = new MethodOptions("meprop", values);
-        var d = new MePropConfig();
-        var c = new MePropConfig
-        {
-            K = o.Int("k", d.K, 0),
-            KeepFraction = o.Double("keep", d.KeepFraction, 1e-6, 1),
-            Targets = o.Regex("targets", d.Targets),
-            TrainAlso = o.Regex("train-also", d.TrainAlso),
-        };
-        o.EnsureAllUsed();
-        return c;
-    }
+    public static MethodOptionSet<MePropConfig> Options { get; } = new MethodOptionSet<MePropConfig>("meprop")
+        .Integer("k", "entries kept per output-gradient row (0: use keep)", c => c.K, (c, v) => c with { K = v }, 0)
+        .Number("keep", "fraction of each output-gradient row kept", c => c.KeepFraction, (c, v) => c with { KeepFraction = v }, 1e-6, 1)
+        .Regex("targets", "module names (regex) of the MLP linears", c => c.Targets, (c, v) => c with { Targets = v })
+        .Regex("train-also", TrainAlsoHelp, c => c.TrainAlso, (c, v) => c with { TrainAlso = v });
+
+    public static MePropConfig From(IReadOnlyDictionary<string, string>? values) => Options.Parse(values);
 }

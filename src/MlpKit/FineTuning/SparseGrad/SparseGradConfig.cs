@@ -29,21 +29,14 @@ public sealed record SparseGradConfig : FineTuneConfig
     /// <summary>Regex over MLP linear names (e.g. "layers.0.mlp.down").</summary>
     public string Targets { get; init; } = @"(^|\.)(up|gate|down)$";
 
-    public static SparseGradConfig From(IReadOnlyDictionary<string, string>? values)
-    {
-        var o = new MethodOptions("sparsegrad", values);
-        var d = new SparseGradConfig();
-        var c = new SparseGradConfig
-        {
-            Density = o.Double("density", d.Density, 1e-9, 1),
-            CalibrationSteps = o.Int("calibration-steps", d.CalibrationSteps, 1, 100_000),
-            ShareBasis = o.Bool("share-basis", d.ShareBasis),
-            TrainBiases = o.Bool("train-biases", d.TrainBiases),
-            Grid = o.Double("grid", d.Grid, 0, 1e9),
-            Targets = o.Regex("targets", d.Targets),
-            TrainAlso = o.Regex("train-also", d.TrainAlso),
-        };
-        o.EnsureAllUsed();
-        return c;
-    }
+    public static MethodOptionSet<SparseGradConfig> Options { get; } = new MethodOptionSet<SparseGradConfig>("sparsegrad")
+        .Number("density", "fraction of MLP weight entries trained", c => c.Density, (c, v) => c with { Density = v }, 1e-9, 1)
+        .Integer("calibration-steps", "batches whose gradients find the basis and the support", c => c.CalibrationSteps, (c, v) => c with { CalibrationSteps = v }, 1, 100_000)
+        .Bool("share-basis", "one basis per kind of MLP weight, shared by the layers", c => c.ShareBasis, (c, v) => c with { ShareBasis = v })
+        .Bool("train-biases", "MLP biases train densely", c => c.TrainBiases, (c, v) => c with { TrainBiases = v })
+        .Number("grid", "limit the support to a leading sub-grid of about GRID x k cells (0: the paper's rule)", c => c.Grid, (c, v) => c with { Grid = v }, 0, 1e9)
+        .Regex("targets", "module names (regex) of the MLP linears", c => c.Targets, (c, v) => c with { Targets = v })
+        .Regex("train-also", TrainAlsoHelp, c => c.TrainAlso, (c, v) => c with { TrainAlso = v });
+
+    public static SparseGradConfig From(IReadOnlyDictionary<string, string>? values) => Options.Parse(values);
 }

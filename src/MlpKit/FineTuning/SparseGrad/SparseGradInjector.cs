@@ -19,22 +19,18 @@ namespace MlpKit.FineTuning.SparseGrad;
 /// The paper's code re-selects the top-k entries of every step's gradient, which forces dense Adam moments;
 /// fixing S from the calibration gradients is what lets the moments live on S alone.
 /// </summary>
-public sealed class SparseGradInjector(SparseGradConfig config) : IFineTuneMethod
+public sealed class SparseGradInjector(SparseGradConfig config) : MlpInjector<SparseGradConfig>("sparsegrad", config)
 {
-    public string Name => "sparsegrad";
-    public SparseGradConfig Config { get; } = config;
-
-    public IFineTuneAdapter Inject(nn.Module model, FineTuneContext context)
+    public override IFineTuneAdapter Inject(nn.Module model, FineTuneContext context)
     {
-        var linears = MlpLinears.FindTargets(model, Config.Targets, "sparsegrad");
+        var linears = Targets(model, Config.Targets);
 
         var plan = context.ResumeState is { } state ? FromState(linears, state) : Calibrate(model, linears, context);
 
         var biasNames = new HashSet<string>(StringComparer.Ordinal);
         if (Config.TrainBiases)
             foreach (var l in linears) if (l.Module.bias is not null) biasNames.Add($"{l.Name}.bias");
-        var also = Config.TrainAlsoRegex;
-        var dense = Freezing.Apply(model, (name, _) => biasNames.Contains(name) || also.IsMatch(name));
+        var dense = FreezeExcept(model, biasNames.Contains);
 
         // The tap's output must require grad even where nothing upstream does (frozen embeddings, no bias).
         var anchor = zeros(1, requires_grad: true);
