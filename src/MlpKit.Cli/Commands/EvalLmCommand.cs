@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using MlpKit.Training.Lm;
+using MlpKit.Lm;
 
 namespace MlpKit.Cli.Commands;
 

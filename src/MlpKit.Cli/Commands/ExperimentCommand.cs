@@ -1,5 +1,6 @@
 using System.CommandLine;
-using MlpKit.Training.Lm;
+using MlpKit.Lm;
+using MlpKit.Experiments;
 
 namespace MlpKit.Cli.Commands;
 

@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
 using MlpKit.Data;
-using MlpKit.FineTuning.Experiments;
+using MlpKit.FineTuning;
+using MlpKit.Experiments;
 
 namespace MlpKit.Cli.Commands;
 

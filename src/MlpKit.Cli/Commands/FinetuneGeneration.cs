@@ -1,6 +1,6 @@
 using System.CommandLine;
 using MlpKit.Data;
-using MlpKit.FineTuning.Generation;
+using MlpKit.Generation;
 using MlpKit.Training;
 
 namespace MlpKit.Cli.Commands;

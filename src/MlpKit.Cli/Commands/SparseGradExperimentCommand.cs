@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using MlpKit.Data;
 using MlpKit.FineTuning;
-using MlpKit.FineTuning.Experiments;
+using MlpKit.Experiments;
 using MlpKit.Reporting;
 
 namespace MlpKit.Cli.Commands;

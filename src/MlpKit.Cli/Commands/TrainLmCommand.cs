@@ -1,5 +1,5 @@
 using System.CommandLine;
-using MlpKit.Training.Lm;
+using MlpKit.Lm;
 
 namespace MlpKit.Cli.Commands;
 

@@ -11,27 +11,7 @@ namespace MlpKit.Checkpoints;
 /// </summary>
 public static partial class AtomicFile
 {
-    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
-    {
-        // A span cannot be captured by the lambda, so write through the stream directly here.
-        var temp = BeginTemp(path, out var stream);
-        try
-        {
-            using (stream)
-            {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
-            }
-            Commit(temp, path);
-        }
-        catch (Exception e)
-        {
-            TryDelete(temp);
-            if (e is IOException or UnauthorizedAccessException)
-                throw new MlpKitException($"{path}: cannot write: {e.Message}", e);
-            throw;
-        }
-    }
+    public static void WriteAllBytes(string path, byte[] bytes) => Write(path, stream => stream.Write(bytes));
 
     public static void WriteAllText(string path, string text) =>
         WriteAllBytes(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false).GetBytes(text));

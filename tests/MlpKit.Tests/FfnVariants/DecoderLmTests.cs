@@ -1,5 +1,6 @@
 using MlpKit.Ffn.Variants;
-using MlpKit.Models.Lm;
+using MlpKit.Lm;
+using MlpKit.Models;
 using MlpKit.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,7 +1,7 @@
 using MlpKit.Compression;
 using MlpKit.Data;
 using MlpKit.FineTuning;
-using MlpKit.FineTuning.Experiments;
+using MlpKit.Experiments;
 using MlpKit.FineTuning.FusionSparseGrad;
 using MlpKit.Models;
 using MlpKit.Reporting;

@@ -1,9 +1,8 @@
 using System.Text.Json.Nodes;
 using MlpKit.Data;
 using MlpKit.FineTuning;
-using MlpKit.FineTuning.Generation;
+using MlpKit.Generation;
 using MlpKit.Models;
-using MlpKit.Models.Generation;
 using MlpKit.Tests.FfnVariantsTests;
 using MlpKit.Tests.Support;
 using MlpKit.Tokenizers;

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
-using MlpKit.FineTuning.Experiments;
+using MlpKit.FineTuning;
+using MlpKit.Experiments;
 using MlpKit.Reporting;
 using MlpKit.Tests.Support;
 using Xunit;

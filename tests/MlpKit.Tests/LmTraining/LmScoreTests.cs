@@ -1,6 +1,5 @@
-using MlpKit.Models.Lm;
+using MlpKit.Lm;
 using MlpKit.Runtime;
-using MlpKit.Training.Lm;
 using static TorchSharp.torch;
 using Xunit;
 
@@ -56,13 +55,13 @@ public class LmRunSpecTests
     [Fact]
     public void VariantOverridesApplyAndBadOnesNameTheKey()
     {
-        var s = new MlpKit.Training.Lm.LmRunSpec().WithVariant("switch:experts=4,expert-size=128");
+        var s = new MlpKit.Lm.LmRunSpec().WithVariant("switch:experts=4,expert-size=128");
         Assert.Equal(("switch", 4L, 128L), (s.Ffn, s.Experts, s.ExpertSize));
-        var soft = new MlpKit.Training.Lm.LmRunSpec().WithVariant("sigma-moe:selection=softmax-after");
+        var soft = new MlpKit.Lm.LmRunSpec().WithVariant("sigma-moe:selection=softmax-after");
         Assert.Equal(MlpKit.Ffn.Variants.MoeSelection.SoftmaxAfterTopK, ((MlpKit.Ffn.Variants.MoeConfig)soft.FfnConfig()).Selection);
-        Assert.Equal(MlpKit.Ffn.Variants.MoeSelection.Sigmoid, ((MlpKit.Ffn.Variants.MoeConfig)new MlpKit.Training.Lm.LmRunSpec().FfnConfig()).Selection);
-        Assert.Contains("colour", Assert.Throws<MlpKitException>(() => new MlpKit.Training.Lm.LmRunSpec().WithVariant("sigma-moe:colour=red")).Message);
-        Assert.Contains("sigma-moe only", Assert.Throws<MlpKitException>(() => new MlpKit.Training.Lm.LmRunSpec().WithVariant("dense:selection=softmax-after")).Message);
-        Assert.Contains("bogus", Assert.Throws<MlpKitException>(() => new MlpKit.Training.Lm.LmRunSpec().WithVariant("bogus")).Message);
+        Assert.Equal(MlpKit.Ffn.Variants.MoeSelection.Sigmoid, ((MlpKit.Ffn.Variants.MoeConfig)new MlpKit.Lm.LmRunSpec().FfnConfig()).Selection);
+        Assert.Contains("colour", Assert.Throws<MlpKitException>(() => new MlpKit.Lm.LmRunSpec().WithVariant("sigma-moe:colour=red")).Message);
+        Assert.Contains("sigma-moe only", Assert.Throws<MlpKitException>(() => new MlpKit.Lm.LmRunSpec().WithVariant("dense:selection=softmax-after")).Message);
+        Assert.Contains("bogus", Assert.Throws<MlpKitException>(() => new MlpKit.Lm.LmRunSpec().WithVariant("bogus")).Message);
     }
 }

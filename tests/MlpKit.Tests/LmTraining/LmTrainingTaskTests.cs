@@ -1,11 +1,10 @@
 using MlpKit.FineTuning;
 using MlpKit.Ffn.Variants;
-using MlpKit.Models.Lm;
+using MlpKit.Lm;
 using MlpKit.Runtime;
 using MlpKit.Tests.FfnVariantsTests;
 using MlpKit.Tests.Support;
 using MlpKit.Training;
-using MlpKit.Training.Lm;
 using static TorchSharp.torch;
 using Xunit;
 

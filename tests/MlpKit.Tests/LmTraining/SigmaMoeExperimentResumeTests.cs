@@ -1,5 +1,6 @@
 using MlpKit.Tests.Support;
-using MlpKit.Training.Lm;
+using MlpKit.Lm;
+using MlpKit.Experiments;
 using Xunit;
 
 namespace MlpKit.Tests.LmTraining;

@@ -1,5 +1,4 @@
-using MlpKit.Models.Lm;
-using MlpKit.Training.Lm;
+using MlpKit.Lm;
 
 namespace MlpKit.Tests.LmTraining;
 

@@ -1,11 +1,10 @@
 using System.Text.Json;
 using MlpKit.FineTuning;
-using MlpKit.Models.Lm;
+using MlpKit.Lm;
 using MlpKit.Runtime;
 using MlpKit.Tests.FfnVariantsTests;
 using MlpKit.Tests.Support;
 using MlpKit.Training;
-using MlpKit.Training.Lm;
 using TorchSharp;
 using static TorchSharp.torch;
 using Xunit;

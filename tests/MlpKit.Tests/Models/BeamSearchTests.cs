@@ -1,6 +1,6 @@
 using MlpKit.Ffn;
 using MlpKit.Models;
-using MlpKit.Models.Generation;
+using MlpKit.Generation;
 using MlpKit.Models.Gpt2;
 using MlpKit.Runtime;
 using static TorchSharp.torch;

@@ -1,5 +1,5 @@
 using MlpKit.Ffn.Variants;
-using MlpKit.Models.Lm;
+using MlpKit.Lm;
 using MlpKit.Runtime;
 using MlpKit.Tests.FfnVariantsTests;
 using TorchSharp;

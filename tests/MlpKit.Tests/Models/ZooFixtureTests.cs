@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using MlpKit.Models;
-using MlpKit.Models.Generation;
+using MlpKit.Generation;
 using MlpKit.Tests.Support;
 using static TorchSharp.torch;
 using Xunit;

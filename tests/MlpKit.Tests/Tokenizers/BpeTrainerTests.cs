@@ -1,7 +1,7 @@
 using System.Text;
 using CsCheck;
 using MlpKit.Tokenizers;
-using MlpKit.Training.Lm;
+using MlpKit.Lm;
 using MlpKit.Tests.Support;
 using Xunit;
 

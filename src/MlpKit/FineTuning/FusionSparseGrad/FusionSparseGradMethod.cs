@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace MlpKit.FineTuning.FusionSparseGrad;
 
 /// <summary>
-/// A method that changes the model's feed-forward blocks before it trains them. <see cref="Experiments.FineTuneRun"/>
+/// A method that changes the model's feed-forward blocks before it trains them. <see cref="MlpKit.FineTuning.FineTuneRun"/>
 /// calls <see cref="Compress"/> on the loaded encoder before the trainer injects the method; the fused blocks then
 /// train exactly as those of a fused checkpoint folder do (cluster sizes as a frozen scale, folded back on export).
 /// </summary>

@@ -1,9 +1,10 @@
+using MlpKit.Models;
+using MlpKit.Training;
 using System.Text.Json;
 using MlpKit.Checkpoints;
 using MlpKit.Ffn.Variants;
-using MlpKit.Models.Lm;
 
-namespace MlpKit.Training.Lm;
+namespace MlpKit.Lm;
 
 /// <summary>
 /// Everything that defines an LM run, saved as RUN/config.json so that --resume and eval-lm rebuild the same model.

@@ -1,9 +1,11 @@
+using MlpKit.Models;
+using MlpKit.Training;
 using MlpKit.Ffn.Variants;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MlpKit.Models.Lm;
+namespace MlpKit.Lm;
 
 /// <summary>Causal multi-head self-attention with RoPE, no biases.</summary>
 public sealed class CausalSelfAttention : nn.Module<Tensor, Tensor>

@@ -1,10 +1,10 @@
-using MlpKit.Data;
 using MlpKit.Models;
-using MlpKit.Models.Generation;
+using MlpKit.FineTuning;
 using MlpKit.Training;
+using MlpKit.Data;
 using static TorchSharp.torch;
 
-namespace MlpKit.FineTuning.Generation;
+namespace MlpKit.Generation;
 
 /// <summary>
 /// How dev/test prompts are decoded. <c>beam</c> with one beam is greedy search, as in Hugging Face's

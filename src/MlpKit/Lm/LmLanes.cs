@@ -1,6 +1,8 @@
+using MlpKit.Models;
+using MlpKit.Training;
 using static TorchSharp.torch;
 
-namespace MlpKit.Training.Lm;
+namespace MlpKit.Lm;
 
 /// <summary>
 /// Consecutive-segment batching for recurrent-memory (Transformer-XL) training: the token stream is cut into

@@ -1,4 +1,5 @@
-namespace MlpKit.Models.Generation;
+using MlpKit.Models;
+namespace MlpKit.Generation;
 
 /// <summary>
 /// How <see cref="TextGenerator"/> picks tokens. Greedy unless <see cref="Sample"/>; when sampling, the logits

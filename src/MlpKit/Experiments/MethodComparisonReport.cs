@@ -1,12 +1,13 @@
+using MlpKit.Reporting;
+using MlpKit.FineTuning;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MlpKit.Checkpoints;
-using MlpKit.FineTuning.Experiments;
 using ScottPlot;
 
-namespace MlpKit.Reporting;
+namespace MlpKit.Experiments;
 
 /// <summary>
 /// Mean and sample standard deviation over seeds of one (task, method) cell: the task's main metric (accuracy, or

@@ -1,7 +1,8 @@
+using MlpKit.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MlpKit.Models.Generation;
+namespace MlpKit.Generation;
 
 /// <summary>Autoregressive generation for any <see cref="ICausalLanguageModel"/>: greedy, top-k, top-p, temperature.</summary>
 public static class TextGenerator

@@ -1,10 +1,11 @@
+using MlpKit.Models;
+using MlpKit.Training;
 using System.Text.Json;
 using MlpKit.Checkpoints;
 using MlpKit.Ffn.Variants;
-using MlpKit.Models.Lm;
 using ScottPlot;
 
-namespace MlpKit.Training.Lm;
+namespace MlpKit.Lm;
 
 /// <summary>How often each unit (expert, PKM value, Top-K neuron) of one layer was selected, and the entropy of that.</summary>
 public sealed record LayerUsage(int Layer, long Tokens, long[] Counts, double Entropy, double MaxEntropy)

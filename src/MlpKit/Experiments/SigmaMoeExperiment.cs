@@ -1,15 +1,17 @@
+using MlpKit.Lm;
+using MlpKit.Training;
+using MlpKit.Models;
+using MlpKit.Reporting;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MlpKit.Checkpoints;
-using MlpKit.Models.Lm;
-using MlpKit.Reporting;
 using ScottPlot;
 using static TorchSharp.torch;
 
-namespace MlpKit.Training.Lm;
+namespace MlpKit.Experiments;
 
 /// <summary>One row of the experiment's results table.</summary>
 public sealed record ExperimentRow(string Ffn, long Parameters, long FfnParameters, double FfnMacsPercent, double NominalComputePercent,

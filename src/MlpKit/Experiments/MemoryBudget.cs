@@ -1,6 +1,9 @@
+using MlpKit.FineTuning;
+using MlpKit.Training;
+using MlpKit.Reporting;
 using System.Globalization;
 
-namespace MlpKit.FineTuning.Experiments;
+namespace MlpKit.Experiments;
 
 /// <summary>
 /// The paper's protocol compares methods at an equal trainable-memory budget: SparseGrad at a given
@@ -41,7 +44,7 @@ public sealed record MemoryBudget(double Density, long SparseGradEntries, long L
     /// </summary>
     public IReadOnlyDictionary<string, string> OptionsFor(string method) => method switch
     {
-        "sparsegrad" or FusionSparseGrad.FusionSparseGradConfig.MethodName => new Dictionary<string, string> { ["density"] = Density.ToString("R", CultureInfo.InvariantCulture) },
+        "sparsegrad" or MlpKit.FineTuning.FusionSparseGrad.FusionSparseGradConfig.MethodName => new Dictionary<string, string> { ["density"] = Density.ToString("R", CultureInfo.InvariantCulture) },
         "lora" => new Dictionary<string, string> { ["rank"] = LoraRank.ToString(CultureInfo.InvariantCulture) },
         "meprop" => new Dictionary<string, string> { ["keep"] = MePropKeep.ToString("R", CultureInfo.InvariantCulture) },
         _ => new Dictionary<string, string>(),

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using MlpKit.Training;
 
-namespace MlpKit.FineTuning.Experiments;
+namespace MlpKit.FineTuning;
 
 /// <summary>The parts of RUN/metrics.json every fine-tuning run writes alike (classification, regression, generation).</summary>
 public static class RunMetrics

@@ -1,7 +1,9 @@
+using MlpKit.Models;
+using MlpKit.Training;
 using System.Text;
 using MlpKit.Data;
 
-namespace MlpKit.Training.Lm;
+namespace MlpKit.Lm;
 
 /// <summary>
 /// A corpus split as one token stream. <see cref="ScoredChars"/> counts the characters (Unicode scalars) a model

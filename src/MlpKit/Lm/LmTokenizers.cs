@@ -1,8 +1,10 @@
+using MlpKit.Models;
+using MlpKit.Training;
 using System.Text;
 using MlpKit.Assets;
 using MlpKit.Tokenizers;
 
-namespace MlpKit.Training.Lm;
+namespace MlpKit.Lm;
 
 /// <summary>Turns a corpus into the id stream a language model trains on.</summary>
 public interface ILmTokenizer

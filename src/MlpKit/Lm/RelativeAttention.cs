@@ -1,9 +1,11 @@
+using MlpKit.Models;
+using MlpKit.Training;
 using MlpKit.Ffn.Variants;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MlpKit.Models.Lm;
+namespace MlpKit.Lm;
 
 /// <summary>
 /// Transformer-XL relative multi-head attention (Dai et al. 2019). Queries come from the current segment x [B, T, D];

@@ -1,16 +1,17 @@
+using MlpKit.Models;
+using MlpKit.FineTuning;
+using MlpKit.Training;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MlpKit.Checkpoints;
 using MlpKit.Compression;
 using MlpKit.Data;
-using MlpKit.FineTuning.Experiments;
-using MlpKit.Models;
+using MlpKit.Experiments;
 using MlpKit.Tokenizers;
-using MlpKit.Training;
 using static TorchSharp.torch;
 
-namespace MlpKit.FineTuning.Generation;
+namespace MlpKit.Generation;
 
 /// <summary>
 /// One generation fine-tuning run: model, data, method, trainer and decoding settings; with

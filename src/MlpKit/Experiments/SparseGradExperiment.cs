@@ -1,7 +1,9 @@
-using MlpKit.Data;
+using MlpKit.FineTuning;
 using MlpKit.Training;
+using MlpKit.Reporting;
+using MlpKit.Data;
 
-namespace MlpKit.FineTuning.Experiments;
+namespace MlpKit.Experiments;
 
 /// <summary>Settings of the SparseGrad reproduction: which tasks, methods, seeds and training budget.</summary>
 public sealed record SparseGradExperimentOptions
@@ -63,7 +65,7 @@ public static class SparseGradExperiment
                 {
                     cancel.ThrowIfCancellationRequested();
                     var options = new Dictionary<string, string>(budget.OptionsFor(method), StringComparer.Ordinal);
-                    if (method is "sparsegrad" or FusionSparseGrad.FusionSparseGradConfig.MethodName) options["calibration-steps"] = o.CalibrationSteps.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    if (method is "sparsegrad" or MlpKit.FineTuning.FusionSparseGrad.FusionSparseGradConfig.MethodName) options["calibration-steps"] = o.CalibrationSteps.ToString(System.Globalization.CultureInfo.InvariantCulture);
                     var runDir = Path.Combine(o.OutDir, "runs", Safe(data.Name), method, $"seed{seed}");
                     var trainer = new TrainerOptions
                     {

@@ -1,7 +1,10 @@
+using MlpKit.Models;
+using MlpKit.FineTuning;
+using MlpKit.Training;
 using MlpKit.Tokenizers;
 using static TorchSharp.torch;
 
-namespace MlpKit.FineTuning.Generation;
+namespace MlpKit.Generation;
 
 /// <summary>
 /// One tokenised prompt → target example: <see cref="Ids"/> = context + target (+ EOS); the tokens from

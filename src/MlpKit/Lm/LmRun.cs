@@ -1,10 +1,11 @@
+using MlpKit.Models;
+using MlpKit.Training;
 using System.Diagnostics;
 using MlpKit.FineTuning;
-using MlpKit.Models.Lm;
 using MlpKit.Runtime;
 using static TorchSharp.torch;
 
-namespace MlpKit.Training.Lm;
+namespace MlpKit.Lm;
 
 /// <summary>Trains and evaluates LM runs in a run folder (config.json, checkpoint/, best/, metrics.jsonl, curves.png, report.json, usage.png).</summary>
 public static class LmRun

@@ -1,7 +1,8 @@
-using MlpKit.Models.Lm;
+using MlpKit.Models;
+using MlpKit.Training;
 using static TorchSharp.torch;
 
-namespace MlpKit.Training.Lm;
+namespace MlpKit.Lm;
 
 /// <summary>
 /// Language-model scores of a stream: <see cref="Nats"/> summed over <see cref="Tokens"/> predicted tokens, the

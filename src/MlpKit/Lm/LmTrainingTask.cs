@@ -1,7 +1,8 @@
-using MlpKit.Models.Lm;
+using MlpKit.Models;
+using MlpKit.Training;
 using static TorchSharp.torch;
 
-namespace MlpKit.Training.Lm;
+namespace MlpKit.Lm;
 
 /// <summary>
 /// Next-token training of a <see cref="DecoderLm"/> on a token stream. Example i is the window of T + 1 tokens

@@ -1,6 +1,8 @@
+using MlpKit.Models;
+using MlpKit.Training;
 using MlpKit.Ffn.Variants;
 
-namespace MlpKit.Models.Lm;
+namespace MlpKit.Lm;
 
 /// <summary>
 /// Shape of the from-scratch pre-LN decoder-only LM. <see cref="Ffn"/> is the feed-forward of every layer, built

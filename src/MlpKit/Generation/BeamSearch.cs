@@ -1,6 +1,7 @@
+using MlpKit.Models;
 using static TorchSharp.torch;
 
-namespace MlpKit.Models.Generation;
+namespace MlpKit.Generation;
 
 /// <summary>
 /// Beam search settings. <see cref="LengthPenalty"/> is Hugging Face's <c>length_penalty</c>: a finished

@@ -11,7 +11,7 @@ using MlpKit.Tokenizers;
 using MlpKit.Training;
 using static TorchSharp.torch;
 
-namespace MlpKit.FineTuning.Experiments;
+namespace MlpKit.FineTuning;
 
 /// <summary>
 /// One fine-tuning run: which model, data (a <see cref="TextClassificationTask"/> or a <see cref="TextRegressionTask"/>),
