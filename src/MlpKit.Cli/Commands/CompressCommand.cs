@@ -48,42 +48,24 @@ public static class CompressCommand
             var spec = new CompressSpec
             {
                 Model = ctx.Get(model), Method = ctx.Get(method), Ratio = ctx.GetOrNull(ratio), Hidden = ctx.GetOrNull(hidden), Budget = ctx.GetOrNull(budget),
-                Layers = ParseLayers(ctx.Get(layers)), Examples = examples.Read(ctx), NtkKind = ctx.Get(ntkKind) == "sgd" ? NtkKind.Sgd : NtkKind.Sign,
+                Layers = CliValues.Layers(ctx.Get(layers)), Examples = examples.Read(ctx), NtkKind = ctx.Get(ntkKind) == "sgd" ? NtkKind.Sgd : NtkKind.Sign,
                 KMeans = km, ScaleMode = ctx.Get(fold) ? ScaleMode.FoldIntoDown : ScaleMode.Standalone, Seed = ctx.Seed,
                 Out = ctx.GetOrNull(output), Report = ctx.GetOrNull(report), Plot = ctx.GetOrNull(plot),
-                Sweep = ctx.GetOrNull(sweep) is { } s ? ParseRatios(s) : null, SweepMethods = Split(ctx.Get(methods)),
+                Sweep = ctx.GetOrNull(sweep) is { } s ? CliValues.Numbers("--sweep", s) : null, SweepMethods = CliValues.List(ctx.Get(methods)),
                 Repair = Repair.Parse(ctx.Get(repair)), Sequential = ctx.Get(sequential), ResidualTarget = ctx.Get(repairTarget) == "residual",
             };
             if (spec.Sweep is not null)
             {
                 CompressRun.Sweep(spec, msg => Console.Error.WriteLine(msg), r => Console.Out.WriteLine(
-                    $"{r.Method,-15} ratio {r.Ratio,-5} output error {Fmt(r.HeldoutError ?? r.OutputError)}  cosine {Fmt(r.HeldoutCosine)}  ntk error {Fmt(r.NtkError)}  ({r.Seconds:F1} s)"));
+                    $"{r.Method,-15} ratio {r.Ratio,-5} output error {CliValues.Format(r.HeldoutError ?? r.OutputError)}  cosine {CliValues.Format(r.HeldoutCosine)}  ntk error {CliValues.Format(r.NtkError)}  ({r.Seconds:F1} s)"));
                 return CliRun.Ok;
             }
             var rep = CompressRun.Run(spec, msg => Console.Error.WriteLine(msg));
-            Console.Out.WriteLine($"{rep.Method}: hidden {rep.HiddenBefore} -> {rep.HiddenAfter}, output error {Fmt(rep.OutputError)} (calibration)" +
-                                  (rep.HeldoutError is null ? "" : $", {Fmt(rep.HeldoutError)} held-out, {rep.Output} cosine {Fmt(rep.HeldoutCosine)}") +
-                                  $", ntk error {Fmt(rep.NtkError)}, {rep.Seconds:F1} s; wrote {spec.Out}");
+            Console.Out.WriteLine($"{rep.Method}: hidden {rep.HiddenBefore} -> {rep.HiddenAfter}, output error {CliValues.Format(rep.OutputError)} (calibration)" +
+                                  (rep.HeldoutError is null ? "" : $", {CliValues.Format(rep.HeldoutError)} held-out, {rep.Output} cosine {CliValues.Format(rep.HeldoutCosine)}") +
+                                  $", ntk error {CliValues.Format(rep.NtkError)}, {rep.Seconds:F1} s; wrote {spec.Out}");
             return CliRun.Ok;
         });
         return command;
-    }
-
-    static string Fmt(double? v) => v is double d ? d.ToString("G4", CultureInfo.InvariantCulture) : "-";
-
-    static string[] Split(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-
-    static List<double> ParseRatios(string spec) => Split(spec)
-        .Select(s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
-            : throw new MlpKitException($"--sweep {spec}: '{s}' is not a number")).ToList();
-
-    public static IReadOnlySet<int>? ParseLayers(string spec)
-    {
-        if (spec.Trim().Equals("all", StringComparison.OrdinalIgnoreCase)) return null;
-        var set = new HashSet<int>();
-        foreach (var part in Split(spec))
-            set.Add(int.TryParse(part, out var i) && i >= 0 ? i : throw new MlpKitException($"--layers {spec}: '{part}' is not a layer index (use all or e.g. 0,1)"));
-        if (set.Count == 0) throw new MlpKitException($"--layers {spec}: no layer given");
-        return set;
     }
 }

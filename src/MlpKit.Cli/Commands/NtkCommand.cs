@@ -32,7 +32,7 @@ public static class NtkCommand
             var spec = new NtkSpec
             {
                 Model = ctx.Get(model), Reference = ctx.GetOrNull(reference), Data = ctx.GetOrNull(data), Samples = ctx.Get(samples),
-                Layers = CompressCommand.ParseLayers(ctx.Get(layers)), Kind = ctx.Get(kindOpt) == "sgd" ? NtkKind.Sgd : NtkKind.Sign,
+                Layers = CliValues.Layers(ctx.Get(layers)), Kind = ctx.Get(kindOpt) == "sgd" ? NtkKind.Sgd : NtkKind.Sign,
                 AllParameters = ctx.Get(prms) == "all", Format = ExampleOptions.ParseFormat(ctx.Get(format)), Seed = ctx.Seed,
             };
             string F(double v) => v.ToString("G6", CultureInfo.InvariantCulture);

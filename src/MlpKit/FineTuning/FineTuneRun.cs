@@ -127,28 +127,52 @@ public static class FineTuneRun
             test = evaluateTest();
         }
 
-        if (spec.Export)
-        {
-            var run = spec.Trainer.OutDir ?? throw new ArgumentException("an exported run needs Trainer.OutDir", nameof(spec));
-            // The adapter's change lands on W̄2 first; folding n afterwards gives the plain checkpoint's Down = W̄2·diag(n).
-            adapter.Merge();
-            scales?.Fold();
-            var merged = Path.Combine(run, "model");
-            ModelZoo.Save(encoder, merged);
-            // The merged model is still fused: keeping its cluster sizes lets a later finetune or ntk run use them.
-            if (counts.Count > 0) FusionCounts.Save(merged, counts);
-            // The merged model keeps the tokenizer it was trained with, so RUN/model is usable on its own.
-            if (tokenizerDir is not null) TokenizerFiles.Copy(tokenizerDir, merged);
-            SafeTensors.Save(Path.Combine(run, "head.safetensors"), new Dictionary<string, Tensor>
-            {
-                ["weight"] = classifier.Head.weight!.detach(),
-                ["bias"] = classifier.Head.bias!.detach(),
-            }, spec.Data is TextClassificationTask labelled
-                ? new Dictionary<string, string> { ["labels"] = string.Join("\n", labelled.LabelNames) }
-                : new Dictionary<string, string> { ["task_type"] = "regression" });
-        }
+        if (spec.Export) Export(spec, classifier, encoder, tokenizerDir, adapter, scales, counts);
 
         var peak = ProcessMemory.PeakRssBytes();
+        var totalSeconds = clock.Elapsed.TotalSeconds;
+        var metrics = Metrics(spec, dev, test, result, footprint, peak, totalSeconds, counts.Count > 0, compression, compressionPeak);
+        if (spec.Trainer.OutDir is { } outDir)
+        {
+            Directory.CreateDirectory(outDir);
+            AtomicFile.WriteAllText(Path.Combine(outDir, MetricsFile), metrics.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        }
+        return new FineTuneRunResult(spec, dev, test, result, footprint, peak, totalSeconds)
+        {
+            Compression = compression,
+            Metrics = metrics,
+        };
+    }
+
+    /// <summary>
+    /// Writes OutDir/model (the merged encoder with its tokenizer and cluster sizes) and OutDir/head.safetensors. The
+    /// adapter's change lands on W̄2 first; folding n afterwards gives the plain checkpoint's Down = W̄2·diag(n).
+    /// </summary>
+    static void Export(FineTuneRunSpec spec, ITextClassifier classifier, ITransformerModel encoder, string? tokenizerDir,
+        IFineTuneAdapter adapter, StandaloneScales? scales, IReadOnlyDictionary<string, Tensor> counts)
+    {
+        var run = spec.Trainer.OutDir ?? throw new ArgumentException("an exported run needs Trainer.OutDir", nameof(spec));
+        adapter.Merge();
+        scales?.Fold();
+        var merged = Path.Combine(run, "model");
+        ModelZoo.Save(encoder, merged);
+        // The merged model is still fused: keeping its cluster sizes lets a later finetune or ntk run use them.
+        if (counts.Count > 0) FusionCounts.Save(merged, counts);
+        // The merged model keeps the tokenizer it was trained with, so RUN/model is usable on its own.
+        if (tokenizerDir is not null) TokenizerFiles.Copy(tokenizerDir, merged);
+        SafeTensors.Save(Path.Combine(run, "head.safetensors"), new Dictionary<string, Tensor>
+        {
+            ["weight"] = classifier.Head.weight!.detach(),
+            ["bias"] = classifier.Head.bias!.detach(),
+        }, spec.Data is TextClassificationTask labelled
+            ? new Dictionary<string, string> { ["labels"] = string.Join("\n", labelled.LabelNames) }
+            : new Dictionary<string, string> { ["task_type"] = "regression" });
+    }
+
+    /// <summary>What OutDir/metrics.json holds: task, method, dev/test scores, footprint, time, memory and any compression.</summary>
+    static JsonObject Metrics(FineTuneRunSpec spec, EvalResult dev, EvalResult test, TrainResult result, MethodFootprint footprint,
+        long? peak, double totalSeconds, bool fused, CompressionOutcome? compression, long? compressionPeak)
+    {
         var metrics = new JsonObject
         {
             ["task"] = spec.Data.Name,
@@ -160,25 +184,15 @@ public static class FineTuneRun
             ["dev"] = RunMetrics.Score(dev),
             ["test"] = RunMetrics.Score(test),
         };
-        var totalSeconds = clock.Elapsed.TotalSeconds;
         RunMetrics.AddRunFigures(metrics, result, footprint, peak, totalSeconds, spec.Trainer.Seed);
-        metrics["fusion_scale"] = counts.Count > 0 ? StandaloneScales.ModeNames[(int)spec.FusionScale] : null;
+        metrics["fusion_scale"] = fused ? StandaloneScales.ModeNames[(int)spec.FusionScale] : null;
         if (compression is not null)
         {
             var c = compression.ToJson();
             c["peak_rss_bytes"] = compressionPeak;
             metrics["compression"] = c;
         }
-        if (spec.Trainer.OutDir is { } outDir)
-        {
-            Directory.CreateDirectory(outDir);
-            AtomicFile.WriteAllText(Path.Combine(outDir, MetricsFile), metrics.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        }
-        return new FineTuneRunResult(spec, dev, test, result, footprint, peak, totalSeconds)
-        {
-            Compression = compression,
-            Metrics = metrics,
-        };
+        return metrics;
     }
 
     /// <summary>A seeded sample of the training texts, tokenized as the classifier tokenizes them in training.</summary>

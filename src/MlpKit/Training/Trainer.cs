@@ -49,6 +49,58 @@ public sealed class Trainer
     public TrainResult Run(CancellationToken cancel = default)
     {
         TorchRuntime.EnsureInitialized();
+        var (state, resumeDir, optimizer) = Begin();
+        var adapter = Adapter!;
+        if (_o.OutDir is not null) Directory.CreateDirectory(_o.OutDir);
+        using var log = new MetricsLog(_o.OutDir is null ? null : Path.Combine(_o.OutDir, "metrics.jsonl"), resumeDir is null ? -1 : state.Step);
+        var progress = new ProgressLine(_o.Progress, _o.LogEvery);
+        if (resumeDir is not null) progress.Message($"resumed at step {state.Step} from {resumeDir}");
+
+        var total = TotalSteps;
+        var clock = Stopwatch.StartNew();
+        var examplesAtStart = state.Examples;
+        var stepAtStart = state.Step;
+        var interrupted = false;
+        var stoppedEarly = false;
+        double lastLoss = double.NaN;
+        var order = new EpochOrder(this);
+
+        while (state.Step < total)
+        {
+            if (cancel.IsCancellationRequested) { interrupted = true; break; }
+            lastLoss = AccumulateGradients(state, order);
+            var lr = _o.LearningRate * LrSchedule.Factor(state.Step, WarmupSteps, total, _o.Decay, _o.MinLrRatio);
+            var gradNorm = OptimizerStep(adapter, optimizer, state, lr);
+
+            var elapsed = clock.Elapsed.TotalSeconds;
+            var exPerSec = (state.Examples - examplesAtStart) / Math.Max(1e-9, elapsed);
+            var info = new StepInfo(state.Step, total, state.Epoch, lastLoss, lr, gradNorm, exPerSec, state.SecondsBefore + elapsed);
+            if (state.Step % Math.Max(1, _o.LogEvery) == 0 || state.Step == total)
+                log.Write("train", state.Step, [new("epoch", state.Epoch), new("loss", lastLoss), new("lr", lr), new("grad_norm", gradNorm),
+                    new("examples_per_s", exPerSec), new("elapsed_s", info.ElapsedSeconds),
+                    .. (_task is ITrainingTaskStepMetrics m ? m.StepMetrics() : [])]);
+            progress.Update(info, elapsed / Math.Max(1, state.Step - stepAtStart) * (total - state.Step));
+            OnStep?.Invoke(info);
+
+            if ((_o.EvalEvery > 0 && state.Step % _o.EvalEvery == 0) || state.Step == total)
+                stoppedEarly = EvaluateAndTrack(adapter, state, log, progress);
+            if (CheckpointDir is not null && _o.CheckpointEvery > 0 && state.Step % _o.CheckpointEvery == 0 && state.Step < total && !stoppedEarly)
+                SaveCheckpoint(adapter, optimizer, state, clock);
+            if (stoppedEarly) break;
+        }
+        progress.End();
+
+        if (CheckpointDir is not null) SaveCheckpoint(adapter, optimizer, state, clock);
+        var seconds = state.SecondsBefore + clock.Elapsed.TotalSeconds;
+        if (interrupted) progress.Message($"interrupted at step {state.Step}; checkpoint saved, continue with --resume");
+        else Finish(adapter, state, log);
+        return new TrainResult(state.Step, total, interrupted, stoppedEarly, state.Best, state.BestStep, lastLoss, seconds,
+            (state.Examples - examplesAtStart) / Math.Max(1e-9, clock.Elapsed.TotalSeconds), state.Examples);
+    }
+
+    /// <summary>Injects the method, fresh or from the checkpoint (model, adapter, task position, optimizer, RNG), and builds the optimizer.</summary>
+    (TrainerState State, string? ResumeDir, AdamW? Optimizer) Begin()
+    {
         var state = new TrainerState { Method = _method.Name, Seed = _o.Seed };
         string? resumeDir = _o.Resume && CheckpointDir is not null ? TrainerCheckpoint.Resolve(CheckpointDir) : null;
         if (resumeDir is not null)
@@ -73,113 +125,97 @@ public sealed class Trainer
             if (optimizer is not null) TrainerCheckpoint.LoadOptimizer(resumeDir, optimizer);
             random.set_rng_state(tensor(Convert.FromBase64String(state.RngState)));
         }
+        return (state, resumeDir, optimizer);
+    }
 
-        if (_o.OutDir is not null) Directory.CreateDirectory(_o.OutDir);
-        using var log = new MetricsLog(_o.OutDir is null ? null : Path.Combine(_o.OutDir, "metrics.jsonl"), resumeDir is null ? -1 : state.Step);
-        var progress = new ProgressLine(_o.Progress, _o.LogEvery);
-        if (resumeDir is not null) progress.Message($"resumed at step {state.Step} from {resumeDir}");
+    /// <summary>The shuffled order of the current epoch, rebuilt when the epoch changes (a position is two integers).</summary>
+    sealed class EpochOrder(Trainer trainer)
+    {
+        int[] _perm = [];
+        int _epoch = -1;
 
-        var total = TotalSteps;
-        var clock = Stopwatch.StartNew();
-        var examplesAtStart = state.Examples;
-        var stepAtStart = state.Step;
-        var interrupted = false;
-        var stoppedEarly = false;
-        double lastLoss = double.NaN;
-        int[]? perm = null;
-        var permEpoch = -1;
-
-        while (state.Step < total)
+        public ArraySegment<int> Next(TrainerState state)
         {
-            if (cancel.IsCancellationRequested) { interrupted = true; break; }
-
-            double lossSum = 0; int micro = 0;
-            for (var a = 0; a < _o.GradAccumulation; a++)
-            {
-                if (state.BatchInEpoch >= MicroBatchesPerEpoch) { state.Epoch++; state.BatchInEpoch = 0; }
-                if (permEpoch != state.Epoch) { perm = Permutation(state.Epoch); permEpoch = state.Epoch; }
-                var start = state.BatchInEpoch * _o.BatchSize;
-                var batch = new ArraySegment<int>(perm!, start, Math.Min(_o.BatchSize, perm!.Length - start));
-                state.BatchInEpoch++;
-                using var scope = NewDisposeScope();
-                _model.train();
-                var loss = _task.Loss(batch);
-                (loss / _o.GradAccumulation).backward();
-                lossSum += loss.detach().to(ScalarType.Float64).item<double>();
-                micro++;
-                state.Examples += batch.Count;
-            }
-            lastLoss = lossSum / micro;
-
-            var lr = _o.LearningRate * LrSchedule.Factor(state.Step, WarmupSteps, total, _o.Decay, _o.MinLrRatio);
-            double gradNorm;
-            using (var scope = NewDisposeScope())
-            {
-                gradNorm = ClipGradients(Adapter, _o.ClipNorm);
-                if (optimizer is not null)
-                {
-                    foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
-                    optimizer.step();
-                    optimizer.zero_grad();
-                }
-                state.Step++;
-                foreach (var s in Adapter.SparseTrainable)
-                {
-                    s.Step(lr, _o.Beta1, _o.Beta2, _o.Eps, _o.WeightDecay, state.Step);
-                    s.ZeroGrad();
-                }
-            }
-
-            var elapsed = clock.Elapsed.TotalSeconds;
-            var exPerSec = (state.Examples - examplesAtStart) / Math.Max(1e-9, elapsed);
-            var info = new StepInfo(state.Step, total, state.Epoch, lastLoss, lr, gradNorm, exPerSec, state.SecondsBefore + elapsed);
-            if (state.Step % Math.Max(1, _o.LogEvery) == 0 || state.Step == total)
-                log.Write("train", state.Step, [new("epoch", state.Epoch), new("loss", lastLoss), new("lr", lr), new("grad_norm", gradNorm),
-                    new("examples_per_s", exPerSec), new("elapsed_s", info.ElapsedSeconds),
-                    .. (_task is ITrainingTaskStepMetrics m ? m.StepMetrics() : [])]);
-            progress.Update(info, elapsed / Math.Max(1, state.Step - stepAtStart) * (total - state.Step));
-            OnStep?.Invoke(info);
-
-            var evalNow = (_o.EvalEvery > 0 && state.Step % _o.EvalEvery == 0) || state.Step == total;
-            if (evalNow)
-            {
-                var result = Evaluate();
-                log.Write("eval", state.Step, [new("metric", result.Metric), new("value", result.Value), new("loss", result.Loss),
-                    .. (result.Extra ?? new Dictionary<string, double>()).Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value))]);
-                OnEval?.Invoke(state.Step, result);
-                if (result.IsBetterThan(state.Best))
-                {
-                    state.Best = result.Value; state.BestStep = state.Step; state.BadEvals = 0;
-                    if (BestDir is not null) TrainerCheckpoint.Save(BestDir, _model, Adapter, null, null);
-                }
-                else if (_o.Patience > 0 && ++state.BadEvals >= _o.Patience)
-                {
-                    stoppedEarly = true;
-                    progress.Message($"early stop at step {state.Step}: no improvement in {_o.Patience} evaluations (best {state.Best:G5} at step {state.BestStep})");
-                }
-            }
-            if (CheckpointDir is not null && _o.CheckpointEvery > 0 && state.Step % _o.CheckpointEvery == 0 && state.Step < total && !stoppedEarly)
-                SaveCheckpoint(Adapter, optimizer, state, clock);
-            if (stoppedEarly) break;
+            var o = trainer._o;
+            if (state.BatchInEpoch >= trainer.MicroBatchesPerEpoch) { state.Epoch++; state.BatchInEpoch = 0; }
+            if (_epoch != state.Epoch) { _perm = trainer.Permutation(state.Epoch); _epoch = state.Epoch; }
+            var start = state.BatchInEpoch * o.BatchSize;
+            state.BatchInEpoch++;
+            return new ArraySegment<int>(_perm, start, Math.Min(o.BatchSize, _perm.Length - start));
         }
-        progress.End();
+    }
 
-        if (CheckpointDir is not null) SaveCheckpoint(Adapter, optimizer, state, clock);
-        var seconds = state.SecondsBefore + clock.Elapsed.TotalSeconds;
-        if (interrupted) progress.Message($"interrupted at step {state.Step}; checkpoint saved, continue with --resume");
+    /// <summary>Forward and backward over the accumulated micro-batches; returns their mean loss.</summary>
+    double AccumulateGradients(TrainerState state, EpochOrder order)
+    {
+        double lossSum = 0;
+        for (var a = 0; a < _o.GradAccumulation; a++)
+        {
+            var batch = order.Next(state);
+            using var scope = NewDisposeScope();
+            _model.train();
+            var loss = _task.Loss(batch);
+            (loss / _o.GradAccumulation).backward();
+            lossSum += loss.detach().to(ScalarType.Float64).item<double>();
+            state.Examples += batch.Count;
+        }
+        return lossSum / _o.GradAccumulation;
+    }
 
-        if (!interrupted && _o.RestoreBest && BestDir is not null && TrainerCheckpoint.Resolve(BestDir) is { } best && state.BestStep != state.Step)
+    /// <summary>Clips, steps the dense optimizer and the method's sparse parameters at <paramref name="lr"/>; returns the gradient norm before clipping.</summary>
+    double OptimizerStep(IFineTuneAdapter adapter, AdamW? optimizer, TrainerState state, double lr)
+    {
+        using var scope = NewDisposeScope();
+        var gradNorm = ClipGradients(adapter, _o.ClipNorm);
+        if (optimizer is not null)
+        {
+            foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+            optimizer.step();
+            optimizer.zero_grad();
+        }
+        state.Step++;
+        foreach (var s in adapter.SparseTrainable)
+        {
+            s.Step(lr, _o.Beta1, _o.Beta2, _o.Eps, _o.WeightDecay, state.Step);
+            s.ZeroGrad();
+        }
+        return gradNorm;
+    }
+
+    /// <summary>Scores dev, keeps the best weights, counts patience; true when training should stop early.</summary>
+    bool EvaluateAndTrack(IFineTuneAdapter adapter, TrainerState state, MetricsLog log, ProgressLine progress)
+    {
+        var result = Evaluate();
+        log.Write("eval", state.Step, [new("metric", result.Metric), new("value", result.Value), new("loss", result.Loss),
+            .. (result.Extra ?? new Dictionary<string, double>()).Select(kv => new KeyValuePair<string, object?>(kv.Key, kv.Value))]);
+        OnEval?.Invoke(state.Step, result);
+        if (result.IsBetterThan(state.Best))
+        {
+            state.Best = result.Value; state.BestStep = state.Step; state.BadEvals = 0;
+            if (BestDir is not null) TrainerCheckpoint.Save(BestDir, _model, adapter, null, null);
+            return false;
+        }
+        if (_o.Patience > 0 && ++state.BadEvals >= _o.Patience)
+        {
+            progress.Message($"early stop at step {state.Step}: no improvement in {_o.Patience} evaluations (best {state.Best:G5} at step {state.BestStep})");
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>After a finished run: restores the best weights when asked, and draws the curves.</summary>
+    void Finish(IFineTuneAdapter adapter, TrainerState state, MetricsLog log)
+    {
+        if (_o.RestoreBest && BestDir is not null && TrainerCheckpoint.Resolve(BestDir) is { } best && state.BestStep != state.Step)
         {
             TrainerCheckpoint.LoadModel(best, _model);
-            Adapter.LoadStateTensors(TrainerCheckpoint.ReadAdapter(best));
+            adapter.LoadStateTensors(TrainerCheckpoint.ReadAdapter(best));
         }
-        if (_o.OutDir is not null && _o.WritePlot && log.Path is not null && !interrupted)
+        if (_o.OutDir is not null && _o.WritePlot && log.Path is not null)
         {
             log.Dispose();
             CurvePlot.Write(log.Path, Path.Combine(_o.OutDir, "curves.png"), _o.PlotTitle ?? $"{_method.Name} fine-tuning");
         }
-        return new TrainResult(state.Step, total, interrupted, stoppedEarly, state.Best, state.BestStep, lastLoss, seconds,
-            (state.Examples - examplesAtStart) / Math.Max(1e-9, clock.Elapsed.TotalSeconds), state.Examples);
     }
 
     EvalResult Evaluate()
