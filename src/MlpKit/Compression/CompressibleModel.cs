@@ -2,7 +2,6 @@ using MlpKit.Embeddings;
 using MlpKit.Ffn;
 using MlpKit.Models;
 using MlpKit.Tokenizers;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MlpKit.Compression;

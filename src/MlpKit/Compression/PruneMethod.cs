@@ -1,4 +1,3 @@
-using TorchSharp;
 using MlpKit.Ffn;
 using static TorchSharp.torch;
 
@@ -9,15 +8,11 @@ namespace MlpKit.Compression;
 /// ‖[gate_i | up_i | b1_i]‖·‖w2_i‖ (each neuron's input and output side kept together, unlike the reference
 /// code's Switch pruning which ranked them separately); <c>prune-act</c> ranks by mean |h_i(x)|·‖w2_i‖ on calibration inputs.
 /// </summary>
-public sealed class PruneMethod : ICompressionMethod
+public sealed class PruneMethod(bool useActivations) : ICompressionMethod
 {
-    readonly bool _act;
+    public string Name => useActivations ? "prune-act" : "prune";
 
-    public PruneMethod(bool useActivations) => _act = useActivations;
-
-    public string Name => _act ? "prune-act" : "prune";
-
-    public string Description => _act
+    public string Description => useActivations
         ? "structured pruning by mean |activation| x output norm on calibration inputs"
         : "structured pruning by input-weight norm x output-weight norm";
 
@@ -27,7 +22,7 @@ public sealed class PruneMethod : ICompressionMethod
         using var scope = NewDisposeScope();
         var dtype = SubMlps.WorkType(w);
         Tensor importance;
-        if (_act)
+        if (useActivations)
         {
             if (ctx.Calibration is null)
                 throw new MlpKitException($"{ctx.Where}: method prune-act needs calibration inputs (--calib FILE)");

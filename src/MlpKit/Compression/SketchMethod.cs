@@ -10,15 +10,11 @@ namespace MlpKit.Compression;
 /// <c>sketch-topk</c> is the GPT-2/Switch variant: the k neurons of largest ‖w1_i‖·‖w2_i‖ are kept as they are and
 /// the other p−k are sketched into c−k units with S ~ N(0, 1/(c−k)).
 /// </summary>
-public sealed class SketchMethod : ICompressionMethod
+public sealed class SketchMethod(bool topK) : ICompressionMethod
 {
-    readonly bool _topK;
+    public string Name => topK ? "sketch-topk" : "sketch";
 
-    public SketchMethod(bool topK) => _topK = topK;
-
-    public string Name => _topK ? "sketch-topk" : "sketch";
-
-    public string Description => _topK
+    public string Description => topK
         ? "keep the top third of neurons by norm, Gaussian-sketch the rest"
         : "Gaussian random sketch S~N(0,1/c): W1<-S^T W1, b1<-S^T b1, W2<-W2 S";
 
@@ -32,7 +28,7 @@ public sealed class SketchMethod : ICompressionMethod
         var wd = new FeedForwardWeights(w.Up.detach().to(dtype), w.UpBias?.detach().to(dtype), w.Gate?.detach().to(dtype),
             w.Down.detach().to(dtype), w.DownBias?.detach().to(dtype).clone(), w.Activation);
 
-        int k = _topK ? (int)Math.Min(targetHidden - 1, Math.Round(targetHidden * ctx.SketchTopKFraction)) : 0;
+        int k = topK ? (int)Math.Min(targetHidden - 1, Math.Round(targetHidden * ctx.SketchTopKFraction)) : 0;
         k = Math.Max(0, k);
         if (k == 0)
             return FusionMethod.Keep(new CompressedFeedForward(SubMlps.CastLike(Sketch(wd, targetHidden, gen), w), null));

@@ -1,4 +1,3 @@
-using TorchSharp;
 using MlpKit.Ffn;
 using static TorchSharp.torch;
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json;
 using MlpKit.Checkpoints;
 using MlpKit.Data;

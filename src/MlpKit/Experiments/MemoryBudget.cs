@@ -1,6 +1,3 @@
-using MlpKit.FineTuning;
-using MlpKit.Training;
-using MlpKit.Reporting;
 using System.Globalization;
 
 namespace MlpKit.Experiments;

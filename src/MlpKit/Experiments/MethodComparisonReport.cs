@@ -1,9 +1,7 @@
-using MlpKit.Reporting;
-using MlpKit.FineTuning;
 using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json;
+using System.Text;
 using MlpKit.Checkpoints;
 using ScottPlot;
 

@@ -1,13 +1,12 @@
-using MlpKit.Lm;
-using MlpKit.Training;
-using MlpKit.Models;
-using MlpKit.Reporting;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json;
+using System.Text;
 using MlpKit.Checkpoints;
+using MlpKit.Lm;
+using MlpKit.Reporting;
+using MlpKit.Training;
 using ScottPlot;
 using static TorchSharp.torch;
 

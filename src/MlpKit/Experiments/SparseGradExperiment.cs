@@ -1,7 +1,6 @@
+using MlpKit.Data;
 using MlpKit.FineTuning;
 using MlpKit.Training;
-using MlpKit.Reporting;
-using MlpKit.Data;
 
 namespace MlpKit.Experiments;
 

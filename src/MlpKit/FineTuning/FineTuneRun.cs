@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json;
 using MlpKit.Checkpoints;
 using MlpKit.Compression;
 using MlpKit.Data;

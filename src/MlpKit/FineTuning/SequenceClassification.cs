@@ -2,7 +2,6 @@ using MlpKit.Data;
 using MlpKit.Models;
 using MlpKit.Tokenizers;
 using MlpKit.Training;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,7 +1,6 @@
-using MlpKit.Models;
-using MlpKit.FineTuning;
-using MlpKit.Training;
 using MlpKit.Data;
+using MlpKit.Models;
+using MlpKit.Training;
 using static TorchSharp.torch;
 
 namespace MlpKit.Generation;

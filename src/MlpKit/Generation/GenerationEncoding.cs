@@ -1,6 +1,3 @@
-using MlpKit.Models;
-using MlpKit.FineTuning;
-using MlpKit.Training;
 using MlpKit.Tokenizers;
 using static TorchSharp.torch;
 

@@ -1,14 +1,13 @@
-using MlpKit.Models;
-using MlpKit.FineTuning;
-using MlpKit.Training;
 using System.Diagnostics;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json;
 using MlpKit.Checkpoints;
 using MlpKit.Compression;
 using MlpKit.Data;
-using MlpKit.Experiments;
+using MlpKit.FineTuning;
+using MlpKit.Models;
 using MlpKit.Tokenizers;
+using MlpKit.Training;
 using static TorchSharp.torch;
 
 namespace MlpKit.Generation;

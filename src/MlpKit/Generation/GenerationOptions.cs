@@ -1,4 +1,4 @@
-using MlpKit.Models;
+
 namespace MlpKit.Generation;
 
 /// <summary>

@@ -1,7 +1,5 @@
-using MlpKit.Models;
-using MlpKit.Training;
 using MlpKit.Ffn.Variants;
-using TorchSharp;
+using MlpKit.Models;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,5 +1,3 @@
-using MlpKit.Models;
-using MlpKit.Training;
 using MlpKit.Ffn.Variants;
 
 namespace MlpKit.Lm;

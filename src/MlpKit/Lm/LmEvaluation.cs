@@ -1,5 +1,3 @@
-using MlpKit.Models;
-using MlpKit.Training;
 using static TorchSharp.torch;
 
 namespace MlpKit.Lm;

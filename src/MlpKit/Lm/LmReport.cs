@@ -1,5 +1,3 @@
-using MlpKit.Models;
-using MlpKit.Training;
 using System.Text.Json;
 using MlpKit.Checkpoints;
 using MlpKit.Ffn.Variants;

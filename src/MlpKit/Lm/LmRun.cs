@@ -1,8 +1,7 @@
-using MlpKit.Models;
-using MlpKit.Training;
 using System.Diagnostics;
 using MlpKit.FineTuning;
 using MlpKit.Runtime;
+using MlpKit.Training;
 using static TorchSharp.torch;
 
 namespace MlpKit.Lm;

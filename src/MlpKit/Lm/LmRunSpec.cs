@@ -1,8 +1,7 @@
-using MlpKit.Models;
-using MlpKit.Training;
 using System.Text.Json;
 using MlpKit.Checkpoints;
 using MlpKit.Ffn.Variants;
+using MlpKit.Training;
 
 namespace MlpKit.Lm;
 

@@ -1,5 +1,3 @@
-using MlpKit.Models;
-using MlpKit.Training;
 using System.Text;
 using MlpKit.Assets;
 using MlpKit.Tokenizers;

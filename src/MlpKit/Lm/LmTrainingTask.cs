@@ -1,4 +1,3 @@
-using MlpKit.Models;
 using MlpKit.Training;
 using static TorchSharp.torch;
 

@@ -1,8 +1,6 @@
-using MlpKit.Models;
-using MlpKit.Training;
 using MlpKit.Ffn.Variants;
-using TorchSharp;
 using TorchSharp.Modules;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MlpKit.Lm;

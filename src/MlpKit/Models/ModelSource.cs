@@ -1,6 +1,4 @@
 using MlpKit.Assets;
-using MlpKit.Checkpoints;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MlpKit.Models;

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using MlpKit.Checkpoints;
 using MlpKit.Models.Bert;
 using MlpKit.Models.Gpt2;

@@ -1,5 +1,3 @@
-using MlpKit.Ffn;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MlpKit.Ntk;

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using MlpKit.Compression;
 using MlpKit.Data;
 using MlpKit.Models;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MlpKit.Ntk;

@@ -1,4 +1,3 @@
-using MlpKit.Checkpoints;
 using MlpKit.Ffn;
 using MlpKit.Models;
 using MlpKit.Models.Bert;

@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
 using MlpKit.Checkpoints;
-using MlpKit.Ffn;
 using MlpKit.Models;
 using MlpKit.Models.Bert;
 using Onnx;

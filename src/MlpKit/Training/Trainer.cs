@@ -2,7 +2,6 @@ using System.Diagnostics;
 using MlpKit.FineTuning;
 using MlpKit.Reporting;
 using MlpKit.Runtime;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using MlpKit.Checkpoints;
 using MlpKit.FineTuning;
 using TorchSharp.Modules;

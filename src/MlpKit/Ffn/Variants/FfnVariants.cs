@@ -1,8 +1,11 @@
 namespace MlpKit.Ffn.Variants;
 
-/// <summary>One registered feed-forward variant: its name, what it is, the config type it takes, its factory.</summary>
+/// <summary>
+/// One registered feed-forward variant: its name, what it is, the config type it takes, its factory, and its config at
+/// the parameter count of a σ-MoE family (<see cref="FfnVariants.ParamEqualConfig"/>).
+/// </summary>
 public sealed record FfnVariantInfo(string Name, string Description, Type ConfigType,
-    Func<FfnVariantConfig, string, FeedForwardVariant> Factory);
+    Func<FfnVariantConfig, string, FeedForwardVariant> Factory, Func<FfnFamilySpec, FfnVariantConfig> ParamEqual);
 
 /// <summary>
 /// The sizes a parameter-equal family of variants is built from (<see cref="FfnVariants.ParamEqualConfig"/>):
@@ -17,17 +20,21 @@ public static class FfnVariants
     static readonly FfnVariantInfo[] All =
     [
         new("dense", "dense two-layer FFN (ReLU/GELU, or SwiGLU when gated)", typeof(DenseConfig),
-            (c, n) => new DenseVariant((DenseConfig)c, n)),
+            (c, n) => new DenseVariant((DenseConfig)c, n), s => new DenseConfig(s.DModel, DenseDFf(s), WeightStdScale: s.WeightStdScale)),
         new("topk", "dense FFN keeping only the K largest hidden activations", typeof(TopKConfig),
-            (c, n) => new TopKFeedForward((TopKConfig)c, n)),
+            (c, n) => new TopKFeedForward((TopKConfig)c, n),
+            s => new TopKConfig(s.DModel, DenseDFf(s), Math.Min(DenseDFf(s), s.K * s.ExpertSize), WeightStdScale: s.WeightStdScale)),
         new("pkm", "product-key memory, multi-head, shared values (softmax: original; ReLU + dense init: improved)", typeof(PkmConfig),
-            (c, n) => new PkmFeedForward((PkmConfig)c, n)),
+            (c, n) => new PkmFeedForward((PkmConfig)c, n), PkmFor),
         new("sigma-moe", "σ-MoE: sigmoid top-K experts, entropy regulariser, expert dropout", typeof(MoeConfig),
-            (c, n) => new MoeFeedForward((MoeConfig)c, "sigma-moe", n)),
+            (c, n) => new MoeFeedForward((MoeConfig)c, "sigma-moe", n),
+            s => MoeConfig.SigmaMoe(s.DModel, s.NExperts, s.ExpertSize, s.K, s.Gamma, s.ExpertDropout, s.WeightStdScale)),
         new("switch", "Switch baseline: softmax top-1, load-balance loss, reduced init", typeof(MoeConfig),
-            (c, n) => new MoeFeedForward(RequireSwitch((MoeConfig)c, n), "switch", n)),
+            (c, n) => new MoeFeedForward(RequireSwitch((MoeConfig)c, n), "switch", n),
+            s => MoeConfig.Switch(s.DModel, s.NExperts, s.ExpertSize, 1, weightStdScale: s.WeightStdScale)),
         new("s-base", "S-BASE baseline: Sinkhorn-balanced expert choice at training time, sigmoid gates", typeof(MoeConfig),
-            (c, n) => new MoeFeedForward(RequireSBase((MoeConfig)c, n), "s-base", n)),
+            (c, n) => new MoeFeedForward(RequireSBase((MoeConfig)c, n), "s-base", n),
+            s => MoeConfig.SBase(s.DModel, s.NExperts, s.ExpertSize, s.K, s.Gamma, s.WeightStdScale)),
     ];
 
     public static IReadOnlyList<FfnVariantInfo> Registered => All;
@@ -51,21 +58,10 @@ public static class FfnVariants
     /// Top-K get the param-equal d_ff (Top-K keeps K·G activations, the MoE's active hidden units), PKM the
     /// param-matched n_keys with ReLU and dense value init, Switch top-1 over the same experts.
     /// </summary>
-    public static FfnVariantConfig ParamEqualConfig(string name, FfnFamilySpec spec)
-    {
-        var dff = ParamEqual.DenseDFfForMoe(spec.DModel, spec.NExperts, spec.ExpertSize);
-        var moe = MoeConfig.SigmaMoe(spec.DModel, spec.NExperts, spec.ExpertSize, spec.K, spec.Gamma, spec.ExpertDropout, spec.WeightStdScale);
-        return Info(name).Name switch
-        {
-            "dense" => new DenseConfig(spec.DModel, dff, WeightStdScale: spec.WeightStdScale),
-            "topk" => new TopKConfig(spec.DModel, dff, Math.Min(dff, spec.K * spec.ExpertSize), WeightStdScale: spec.WeightStdScale),
-            "pkm" => PkmFor(spec),
-            "sigma-moe" => moe,
-            "switch" => MoeConfig.Switch(spec.DModel, spec.NExperts, spec.ExpertSize, 1, weightStdScale: spec.WeightStdScale),
-            "s-base" => MoeConfig.SBase(spec.DModel, spec.NExperts, spec.ExpertSize, spec.K, spec.Gamma, spec.WeightStdScale),
-            _ => throw new MlpKitException($"no parameter-equal config for variant '{name}'"),
-        };
-    }
+    public static FfnVariantConfig ParamEqualConfig(string name, FfnFamilySpec spec) => Info(name).ParamEqual(spec);
+
+    /// <summary>The d_ff of a dense FFN with the family's σ-MoE parameter count.</summary>
+    static long DenseDFf(FfnFamilySpec spec) => ParamEqual.DenseDFfForMoe(spec.DModel, spec.NExperts, spec.ExpertSize);
 
     static PkmConfig PkmFor(FfnFamilySpec spec)
     {

@@ -1,5 +1,3 @@
-using System.Text.RegularExpressions;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,6 +1,5 @@
 using MlpKit.Checkpoints;
 using MlpKit.Ffn;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,5 +1,4 @@
 using MlpKit.Ffn;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

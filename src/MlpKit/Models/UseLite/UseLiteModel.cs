@@ -2,7 +2,6 @@ using MlpKit.Checkpoints;
 using MlpKit.Ffn;
 using MlpKit.Runtime;
 using MlpKit.Tokenizers;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,6 +1,5 @@
 using MlpKit.Checkpoints;
 using MlpKit.Tokenizers;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MlpKit.Models.UseLite;
