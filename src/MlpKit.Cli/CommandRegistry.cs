@@ -14,6 +14,7 @@ public static class CommandRegistry
         ImportCommand.Create(),
         EmbedCommand.Create(),
         ExportCommand.Create(),
+        GenerateCommand.Create(),
         FinetuneCommand.Create(),
         AssetsCommand.Create(),
         CompressCommand.Create(),

@@ -19,7 +19,7 @@ public sealed class FinetuneOptions
     public readonly Option<string?> Dev = new("--dev") { Description = "Dev file" };
     public readonly Option<string?> Test = new("--test") { Description = "Test file" };
     public readonly Option<int?> MaxTrain = new("--max-train") { Description = "Use at most this many training examples (seeded subsample)" };
-    public readonly Option<int?> MaxEval = new("--max-eval") { Description = "Use at most this many dev and test examples" };
+    public readonly Option<int?> MaxEval = new("--max-eval") { Description = "Use at most this many dev and test examples (generation decodes 100 unless given; 0: all)" };
     public readonly Option<int> MaxLength = new("--max-length") { DefaultValueFactory = _ => 128 };
     public readonly Option<string> MethodName = new("--method") { Description = $"Fine-tuning method: {string.Join(", ", FineTuneMethods.Names)}", DefaultValueFactory = _ => "sparsegrad" };
     public readonly Option<string[]> MethodOption = new("--method-option") { Description = "Method options as name=value (the same options as the method flags above)", AllowMultipleArgumentsPerToken = true };

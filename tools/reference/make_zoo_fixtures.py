@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Reference fixtures for the MlpKit model zoo.
 
-For each architecture (bert, roberta, gpt2, mixtral) this script makes a tiny random checkpoint in the
+For each architecture (bert, roberta, gpt2, mixtral, and the Llama family: llama, qwen2, mistral) this script makes a tiny random checkpoint in the
 Hugging Face layout (config.json + model.safetensors with HF tensor names), runs a fixed input through a
 forward pass written here in plain PyTorch from the equations of the Hugging Face modeling code
-(modeling_bert.py, modeling_roberta.py, modeling_gpt2.py, modeling_mixtral.py), and writes the input and
+(modeling_bert.py, modeling_roberta.py, modeling_gpt2.py, modeling_mixtral.py, modeling_llama.py,
+modeling_qwen2.py, modeling_mistral.py), and writes the input and
 the outputs to expected.json. The C# tests load the checkpoint with ModelZoo.Load and compare.
 
 The forward passes run in float64 on the float32 weights that are stored, so the reference is more
@@ -15,7 +16,7 @@ equation shows up as a large difference rather than hiding under tiny logits.
 The safetensors files are written by hand with struct + json (no safetensors package), so the C# reader
 is checked against an independent writer.
 
-Usage:  /usr/bin/python3 tools/reference/make_zoo_fixtures.py [OUT_DIR]
+Usage:  /usr/bin/python3 tools/reference/make_zoo_fixtures.py [OUT_DIR] [--only=llama,qwen2,mistral]
         (default OUT_DIR: tests/MlpKit.Tests/Fixtures/zoo)
 Needs:  Debian's python3-torch (apt-get install python3-torch).
 """
@@ -446,13 +447,144 @@ def make_mixtral():
     return cfg, W.t, expected
 
 
+# ----------------------------------------------------------------------------------------------------------
+# Llama family (modeling_llama.py, modeling_mistral.py, modeling_qwen2.py: RMSNorm, RoPE with rope_scaling,
+# GQA, optional attention biases, SwiGLU MLP, tied or untied embeddings, Mistral's sliding window)
+# ----------------------------------------------------------------------------------------------------------
+def llama3_inv_freq(inv_freq, rs):
+    """transformers' _compute_llama3_parameters, in float64."""
+    factor, low, high, old = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"], rs["original_max_position_embeddings"]
+    low_wavelen, high_wavelen = old / low, old / high
+    wavelen = 2 * math.pi / inv_freq
+    out = torch.where(wavelen > low_wavelen, inv_freq / factor, inv_freq)
+    smooth = (old / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * out / factor + smooth * out
+    medium = ~(wavelen < high_wavelen) & ~(wavelen > low_wavelen)
+    return torch.where(medium, smoothed, out)
+
+
+def make_llama(variant):
+    """llama: GQA, llama3 rope scaling (all three wavelength bands), attention_bias on q/k/v/o, untied head;
+    qwen2: GQA, q/k/v biases only, tied embeddings; mistral: sliding window of 3 positions, no biases."""
+    cfg = {
+        "architectures": [{"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "mistral": "MistralForCausalLM"}[variant]],
+        "model_type": variant,
+        "vocab_size": 80,
+        "hidden_size": 32,
+        "intermediate_size": 48,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2 if variant != "mistral" else 4,
+        "head_dim": 8,
+        "hidden_act": "silu",
+        "max_position_embeddings": 64,
+        "rms_norm_eps": 1e-6,
+        "rope_theta": 10000.0,
+        "attention_dropout": 0.0,
+        "tie_word_embeddings": variant == "qwen2",
+        "initializer_range": 0.02,
+        "use_cache": True,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+    }
+    if variant == "llama":
+        # wavelengths 2*pi/theta^(-2i/8) = 6.3, 63, 628, 6283: below 64/4, between 16 and 64, and twice above 64.
+        cfg.update({"attention_bias": True, "mlp_bias": False, "pretraining_tp": 1,
+                    "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                     "high_freq_factor": 4.0, "original_max_position_embeddings": 64}})
+    if variant == "qwen2":
+        cfg.update({"use_sliding_window": False, "sliding_window": 4096, "max_window_layers": 2, "rope_scaling": None})
+    if variant == "mistral":
+        cfg.update({"sliding_window": 3})
+    H, V, I = cfg["hidden_size"], cfg["vocab_size"], cfg["intermediate_size"]
+    n, kv, d = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+    qkv_bias = variant == "qwen2" or (variant == "llama" and cfg["attention_bias"])
+    o_bias = variant == "llama" and cfg["attention_bias"]
+    W = Weights({"llama": 41, "qwen2": 42, "mistral": 43}[variant])
+    W.normal("model.embed_tokens.weight", (V, H), 1.0)
+    for i in range(cfg["num_hidden_layers"]):
+        l = f"model.layers.{i}."
+        W.normal(l + "input_layernorm.weight", (H,), 0.1, 1.0)
+        for proj, shape in (("q_proj", (n * d, H)), ("k_proj", (kv * d, H)), ("v_proj", (kv * d, H)), ("o_proj", (H, n * d))):
+            W.normal(l + f"self_attn.{proj}.weight", shape, 0.3 if proj != "o_proj" else 0.2)
+            if (qkv_bias and proj != "o_proj") or (o_bias and proj == "o_proj"):
+                W.normal(l + f"self_attn.{proj}.bias", (shape[0],), 0.2)
+        W.normal(l + "post_attention_layernorm.weight", (H,), 0.1, 1.0)
+        W.normal(l + "mlp.gate_proj.weight", (I, H), 0.3)
+        W.normal(l + "mlp.up_proj.weight", (I, H), 0.3)
+        W.normal(l + "mlp.down_proj.weight", (H, I), 0.2)
+    W.normal("model.norm.weight", (H,), 0.1, 1.0)
+    if not cfg["tie_word_embeddings"]:
+        W.normal("lm_head.weight", (V, H), 0.3)
+    eps = cfg["rms_norm_eps"]
+    inv_freq = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, d, 2, dtype=torch.int64).to(F64) / d))
+    if cfg.get("rope_scaling"):
+        inv_freq = llama3_inv_freq(inv_freq, cfg["rope_scaling"])
+    window = cfg.get("sliding_window") if variant == "mistral" else None
+
+    def rms_norm(x, w):
+        return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps) * w
+
+    def rotate_half(x):
+        x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
+        return torch.cat((-x2, x1), dim=-1)
+
+    def bias(name):
+        return W[name] if name in W.t else None
+
+    def forward(ids, mask):
+        b, t = ids.shape
+        pos = torch.arange(t, dtype=F64)
+        freqs = pos[:, None] * inv_freq[None, :]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos()[None, None], emb.sin()[None, None]
+        qi, kj = torch.arange(t)[:, None], torch.arange(t)[None, :]
+        allowed = kj <= qi
+        if window is not None:  # key j visible to query i when i - window < j <= i
+            allowed = allowed & (kj > qi - window)
+        allowed = allowed[None, None] & (mask[:, None, None, :] == 1)
+        add = torch.zeros(b, 1, t, t, dtype=F64).masked_fill(~allowed, min_value())
+        x = W["model.embed_tokens.weight"][ids]
+        for i in range(cfg["num_hidden_layers"]):
+            l = f"model.layers.{i}."
+            h = rms_norm(x, W[l + "input_layernorm.weight"])
+            q = linear(h, W[l + "self_attn.q_proj.weight"], bias(l + "self_attn.q_proj.bias")).view(b, t, n, d).transpose(1, 2)
+            k = linear(h, W[l + "self_attn.k_proj.weight"], bias(l + "self_attn.k_proj.bias")).view(b, t, kv, d).transpose(1, 2)
+            v = linear(h, W[l + "self_attn.v_proj.weight"], bias(l + "self_attn.v_proj.bias")).view(b, t, kv, d).transpose(1, 2)
+            q = q * cos + rotate_half(q) * sin
+            k = k * cos + rotate_half(k) * sin
+            k = k.repeat_interleave(n // kv, dim=1)
+            v = v.repeat_interleave(n // kv, dim=1)
+            a = merge_heads(attend(q, k, v, add, d ** -0.5))
+            x = x + linear(a, W[l + "self_attn.o_proj.weight"], bias(l + "self_attn.o_proj.bias"))
+            h = rms_norm(x, W[l + "post_attention_layernorm.weight"])
+            x = x + linear(silu(linear(h, W[l + "mlp.gate_proj.weight"])) * linear(h, W[l + "mlp.up_proj.weight"]),
+                           W[l + "mlp.down_proj.weight"])
+        x = rms_norm(x, W["model.norm.weight"])
+        head = W["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else W["lm_head.weight"]
+        return linear(x, head)
+
+    ids = torch.tensor([[1, 17, 42, 8, 71, 33, 60, 2], [1, 7, 3, 55, 70, 0, 0, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0, 0, 0]])
+    logits = forward(ids, mask)
+    expected = {"input_ids": ids.tolist(), "attention_mask": mask.tolist(),
+                "logits_shape": list(logits.shape), "logits": tolist(logits)}
+    expected.update(greedy(forward, [1, 17, 42], 6))
+    return cfg, W.t, expected
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "tests", "MlpKit.Tests", "Fixtures", "zoo")
+    args = [a for a in sys.argv[1:] if not a.startswith("--only=")]
+    only = [a.split("=", 1)[1].split(",") for a in sys.argv[1:] if a.startswith("--only=")]
+    out = args[0] if args else os.path.join(here, "..", "..", "tests", "MlpKit.Tests", "Fixtures", "zoo")
     torch.set_grad_enabled(False)
     makers = {"bert": lambda: make_bert("bert"), "roberta": lambda: make_bert("roberta"),
-              "gpt2": make_gpt2, "mixtral": make_mixtral}
+              "gpt2": make_gpt2, "mixtral": make_mixtral,
+              "llama": lambda: make_llama("llama"), "qwen2": lambda: make_llama("qwen2"), "mistral": lambda: make_llama("mistral")}
     for arch, make in makers.items():
+        if only and arch not in only[0]:
+            continue
         cfg, tensors, expected = make()
         d = os.path.join(out, arch)
         os.makedirs(d, exist_ok=True)

@@ -32,6 +32,16 @@ internal sealed class FinetuneGeneration(FinetuneOptions shared)
         foreach (var o in new Option[] { PromptColumn, TargetColumn, Decode, Beams, MaxNewTokens, LengthPenalty, EvalBefore }) command.Options.Add(o);
     }
 
+    /// <summary>Decoding every dev and test prompt of a large task takes hours on a CPU; generation scores a seeded sample unless asked.</summary>
+    public const int DefaultEvalExamples = 100;
+
+    int? EvalBudget(CliContext ctx) => ctx.GetOrNull(shared.MaxEval) switch
+    {
+        null => DefaultEvalExamples,
+        0 => null,
+        var n => n,
+    };
+
     public int Run(CliContext ctx)
     {
         var o = shared;
@@ -46,7 +56,9 @@ internal sealed class FinetuneGeneration(FinetuneOptions shared)
         var run = ctx.Get(o.Out);
         var data = LoadTask(ctx.GetOrNull(o.Task), ctx.GetOrNull(o.Train), ctx.GetOrNull(o.Dev), ctx.GetOrNull(o.Test),
                 ctx.Get(PromptColumn), ctx.Get(TargetColumn))
-            .Subsample(ctx.GetOrNull(o.MaxTrain), ctx.GetOrNull(o.MaxEval), ctx.GetOrNull(o.MaxEval), (int)ctx.Seed);
+            .Subsample(ctx.GetOrNull(o.MaxTrain), EvalBudget(ctx), EvalBudget(ctx), (int)ctx.Seed);
+        if (ctx.GetOrNull(o.MaxEval) is null)
+            Console.Error.WriteLine($"mlpkit: dev and test are decoded on at most {DefaultEvalExamples} examples each (--max-eval N to change, 0 for all)");
 
         var method = ctx.Get(o.MethodName);
         var trainer = o.Trainer(ctx, $"{method} generation fine-tuning");

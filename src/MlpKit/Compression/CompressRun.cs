@@ -50,6 +50,7 @@ public static class CompressRun
         s.Examples.Validate();
         using var model = CompressibleModel.Load(s.Model);
         var examples = CompressionExamples.Build(model, s.Examples);
+        WarnIfFewTokens(model, examples, log);
         var result = ModelCompressor.Run(model, Options(s, model, method, s.Ratio, s.Hidden, examples, log) with
         {
             Budget = s.Budget,
@@ -65,6 +66,16 @@ public static class CompressRun
         });
         if (s.Report is { } reportPath) CompressionReport.WriteAll(reportPath, [result.Report]);
         return result.Report;
+    }
+
+    /// <summary>The least-squares fits (prune-obs, --repair lstsq) need more calibration tokens than a block has neurons to be well posed.</summary>
+    static void WarnIfFewTokens(CompressibleModel model, CompressionExamples examples, Action<string> log)
+    {
+        long tokens = examples.Calibration.Mask.sum().item<long>();
+        long widest = model.Blocks.Count == 0 ? 0 : model.Blocks.Max(b => b.HiddenDim);
+        if (tokens <= widest)
+            log($"warning: {tokens} calibration tokens for blocks of up to {widest} neurons: the least-squares fits are ridge-dominated; " +
+                "give more calibration text (--calib, --calib-samples) for a better model");
     }
 
     public static IReadOnlyList<CompressionReport> Sweep(CompressSpec s, Action<string> log, Action<CompressionReport> each)

@@ -42,26 +42,30 @@ public sealed class ObsPruneMethod : ICompressionMethod
         using var noGrad = no_grad();
         var x = calibration.reshape(-1, w.InputDim).to(ScalarType.Float64);
         long n = x.shape[0], p = w.HiddenDim;
-        if (n < p + 1)
-            throw new MlpKitException($"{where}: {n} calibration tokens are too few for prune-obs on {p} neurons (need at least {p + 1}); give more calibration text (--calib, --calib-samples) or choose --method prune-act");
+        // With fewer tokens than neurons the ridge term keeps G invertible; CompressRun warns that the fit is then
+        // ridge-dominated rather than refusing, so a small calibration file still gives a model.
+        if (n == 0) throw new MlpKitException($"{where}: prune-obs needs calibration tokens, got none");
         var w64 = SubMlps.CastLike(w, w with { Up = w.Up.to(ScalarType.Float64) });
         var h = SubMlps.Hidden(w64, x);
         var y = w64.Forward(x);
         // Relative to the residual stream the block adds to (its input, for BERT-style blocks), else its output.
         var stream = w.InputDim == w.OutputDim ? x : y;
         double energy = Math.Max((stream - stream.mean([0])).square().sum().ToDouble(), 1e-300);
-        var a = cat([h, ones(n, 1, dtype: ScalarType.Float64)], 1);
+        // The bias column joins the fit only where the block has an output bias to hold the intercept.
+        bool withBias = w.DownBias is not null;
+        var a = withBias ? cat([h, ones(n, 1, dtype: ScalarType.Float64)], 1) : h;
+        long cols = a.shape[1];
         var g = a.t().matmul(a);
         var lambda = Repair.RelativeRidge * g.diagonal().narrow(0, 0, p).mean().ToDouble();
-        g = g + eye(p + 1, dtype: ScalarType.Float64) * lambda;
+        g = g + eye(cols, dtype: ScalarType.Float64) * lambda;
         var ay = a.t().matmul(y);
         // Greedy OBS, one neuron at a time. gi = G⁻¹ and Θ = G⁻¹AᵀY are downdated in place by rank-one updates
         // when neuron j goes (gi ← gi − gi[:,j]gi[j,:]/gi_jj, Θ ← Θ − gi[:,j]Θ_j/gi_jj: the re-fit of the others),
         // which leaves row and column j zero; removed neurons are masked out of the choice.
         var gi = linalg.inv(g);
         var theta = gi.matmul(ay);
-        var removed = zeros(p + 1, dtype: ScalarType.Bool);
-        removed[p] = tensor(true);                                   // the bias column is never removed
+        var removed = zeros(cols, dtype: ScalarType.Bool);
+        if (withBias) removed[p] = tensor(true);                     // the bias column is never removed
         var order = new List<int>(removals);
         var costs = new double[removals];
         for (int step = 0; step < removals; step++)

@@ -57,26 +57,38 @@ public static class Repair
             throw new MlpKitException($"{where}: NaN or Inf in the calibration activations; cannot repair");
         if (mode == RepairMode.Bias)
         {
+            if (w.DownBias is null)
+                throw new MlpKitException($"{where}: the block has no output bias (as in Llama and Mixtral), so --repair bias does not apply; use --repair lstsq or none");
             var shift = (y64 - r.Forward(x.to(dtype)).to(ScalarType.Float64)).mean([0]);
             var bias = (w.DownBias?.to(ScalarType.Float64) ?? zeros_like(shift)) + shift;
             return r with { Weights = w with { DownBias = bias.to(dtype).MoveToOuterDisposeScope() } };
         }
         long n = x.shape[0], c = w.HiddenDim;
-        if (n < c + 1)
-            throw new MlpKitException($"{where}: {n} calibration tokens are too few to repair {c} neurons by least squares (need at least {c + 1}); give more calibration text (--calib-samples) or use --repair bias");
+        // Fewer tokens than neurons: the ridge term keeps the system solvable (CompressRun warns that it dominates).
+        if (n == 0) throw new MlpKitException($"{where}: least-squares repair needs calibration tokens, got none");
         var w64 = new FeedForwardWeights(w.Up.to(ScalarType.Float64), w.UpBias?.to(ScalarType.Float64), w.Gate?.to(ScalarType.Float64),
             w.Down.to(ScalarType.Float64), null, w.Activation);
         var h = Hidden(w64, x64);                                      // [N, c], before the scale n
-        var a = cat([h, ones(n, 1, ScalarType.Float64, h.device)], 1); // [N, c + 1]
+        // The intercept is fitted only where the block has an output bias to hold it (Llama's and Mixtral's have none).
+        bool withBias = w.DownBias is not null;
+        var a = withBias ? cat([h, ones(n, 1, ScalarType.Float64, h.device)], 1) : h;   // [N, c (+ 1)]
+        long cols = a.shape[1];
         var g = a.t().matmul(a);
         var lambda = ridge * g.diagonal().narrow(0, 0, c).mean().ToDouble();
-        g = g + eye(c + 1, dtype: ScalarType.Float64, device: h.device) * lambda;
-        var theta = linalg.solve(g, a.t().matmul(y64));                // [c + 1, out]
+        g = g + eye(cols, dtype: ScalarType.Float64, device: h.device) * lambda;
+        var theta = linalg.solve(g, a.t().matmul(y64));                // [c (+ 1), out]
         var down = theta.narrow(0, 0, c).t();                          // [out, c]
         if (r.HiddenScale is { } s) down = down / s.to(ScalarType.Float64).unsqueeze(0);
         if (!down.isfinite().all().ToBoolean())
             throw new MlpKitException($"{where}: the least-squares repair diverged (NaN/Inf); use --repair bias");
-        return r with { Weights = w with { Down = down.to(dtype).contiguous().MoveToOuterDisposeScope(), DownBias = theta[c].to(dtype).MoveToOuterDisposeScope() } };
+        return r with
+        {
+            Weights = w with
+            {
+                Down = down.to(dtype).contiguous().MoveToOuterDisposeScope(),
+                DownBias = withBias ? theta[c].to(dtype).MoveToOuterDisposeScope() : null,
+            },
+        };
     }
 
     static Tensor Hidden(FeedForwardWeights w, Tensor x)

@@ -5,6 +5,7 @@ using MlpKit.Checkpoints;
 using MlpKit.Compression;
 using MlpKit.Data;
 using MlpKit.FineTuning;
+using MlpKit.FineTuning.FusionSparseGrad;
 using MlpKit.Models;
 using MlpKit.Tokenizers;
 using MlpKit.Training;
@@ -64,6 +65,8 @@ public static class GenerationFineTuneRun
             throw new MlpKitException($"--model {spec.Model}: the tokenizer has {tokenizer.VocabSize} ids, the model's embedding only {lm.VocabSize}");
         // Attached before the method is injected, so the optimizer and any adapter see W̄2 as Down's weight.
         var counts = FusionCounts.Load(modelDir);
+        if (counts.Count > 0 && FineTuneMethods.Create(spec.Method, spec.MethodOptions) is ICompressingMethod)
+            throw new MlpKitException($"--model {spec.Model}: already fused ({FusionCounts.FileName}); fine-tune it with --method sparsegrad, or give {spec.Method} the uncompressed model");
         using var scales = counts.Count > 0 && spec.FusionScale == FusionScaleMode.Standalone
             ? StandaloneScales.Attach(lm.Module, counts, Path.Combine(modelDir, FusionCounts.FileName))
             : null;
@@ -98,6 +101,14 @@ public static class GenerationFineTuneRun
 
         long lastEvalStep = -1;
         var method = FineTuneMethods.Create(spec.Method, spec.MethodOptions);
+        // A compressing method (fusion+sparsegrad) shrinks the MLPs first, calibrated on training prompt + target ids;
+        // deterministic under the seed, so a resumed run rebuilds the same blocks before its checkpoint loads.
+        var compression = method is ICompressingMethod compressing
+            ? compressing.Compress(CompressibleModel.Wrap(spec.Model, model), CalibrationBatch(task, spec, compressing.CalibrationSamples), spec.Trainer.Seed)
+            : null;
+        using var scales = compression is not null && spec.FusionScale == FusionScaleMode.Standalone
+            ? StandaloneScales.Attach(model.Module, compression.Counts, $"{spec.Method} compression")
+            : null;
         var trainer = new Trainer(model.Module, method, task, spec.Trainer) { OnEval = (step, _) => lastEvalStep = step };
         var result = trainer.Run(cancel);
         if (result.Interrupted)
@@ -113,6 +124,7 @@ public static class GenerationFineTuneRun
             : Scored(model, () => task.Score(spec.Data.Dev));
         var test = Scored(model, () => task.Score(spec.Data.Test));
         adapter.Merge();
+        scales?.Fold();
         afterMerge?.Invoke();
         var peak = ProcessMemory.PeakRssBytes();
         var run = new GenerationRunResult(result, before, dev, test, footprint, peak, clock.Elapsed.TotalSeconds);
@@ -121,9 +133,20 @@ public static class GenerationFineTuneRun
             WritePredictions(Path.Combine(outDir, "predictions-dev.jsonl"), dev.Predictions);
             if (spec.Data.Test.Count > 0) WritePredictions(Path.Combine(outDir, "predictions-test.jsonl"), test.Predictions);
             if (exportFrom is not null) ExportModel(model, exportFrom, Path.Combine(outDir, "model"));
+            // The merged model is still fused: its cluster sizes let a later finetune or ntk run use them.
+            if (exportFrom is not null && compression is not null) FusionCounts.Save(Path.Combine(outDir, "model"), compression.Counts);
             AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), Metrics(spec, run).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
         }
         return run;
+    }
+
+    /// <summary>A seeded sample of training examples as the ids the model trains on (prompt and target).</summary>
+    static ModelBatch CalibrationBatch(GenerationTrainingTask task, GenerationRunSpec spec, int count)
+    {
+        var rng = new Random((int)(spec.Trainer.Seed & 0x7FFFFFFF));
+        var sample = spec.Data.Train.OrderBy(_ => rng.Next()).Take(count).ToList();
+        if (sample.Count == 0) throw new MlpKitException("calibration: the training set is empty");
+        return CompressibleModel.FromTokenIds(sample.Select(e => task.Encoded(e).Ids));
     }
 
     static GenerationScore Scored(ICausalLanguageModel model, Func<GenerationScore> score)

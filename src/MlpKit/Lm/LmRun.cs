@@ -77,6 +77,20 @@ public static class LmRun
         return (spec, LmEvaluation.Score(model, stream));
     }
 
+    /// <summary>A trained run's model (best weights, else the last checkpoint), its tokenizer and its context length, for generation.</summary>
+    public static (DecoderLm Model, ILmTokenizer Tokenizer, long Context) LoadForGeneration(string runDir)
+    {
+        TorchRuntime.EnsureInitialized();
+        var spec = LmRunSpec.Load(runDir);
+        var dir = TrainerCheckpoint.Resolve(Path.Combine(runDir, "best")) ?? TrainerCheckpoint.Resolve(Path.Combine(runDir, "checkpoint"))
+            ?? throw new MlpKitException($"{runDir}: no best/ or checkpoint/ weights (was the run trained?)");
+        var tokenizer = LmTokenizers.Create(spec.Tokenizer, runDir, () => LmTokenStream.SplitText(spec.Data, "train"));
+        var model = new DecoderLm(spec.ModelConfig(tokenizer.VocabSize));
+        TrainerCheckpoint.LoadModel(dir, model);
+        model.eval();
+        return (model, tokenizer, spec.Context);
+    }
+
     /// <summary>Sizes, compute and the full valid score with the usage it caused (counts reset first).</summary>
     static LmRunReport Report(LmRunSpec spec, DecoderLm model, LmTokenStream valid)
     {

@@ -141,6 +141,19 @@ public sealed record LmRunSpec
     public void Save(string runDir) =>
         AtomicFile.WriteAllText(Path.Combine(runDir, FileName), JsonSerializer.Serialize(this, Json));
 
+    /// <summary>True for a train-lm run folder: its config.json is a run spec (an "Ffn" field), not a Hugging Face config.</summary>
+    public static bool IsRunFolder(string dir)
+    {
+        var path = Path.Combine(dir, FileName);
+        if (!File.Exists(path)) return false;
+        try
+        {
+            var root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) as System.Text.Json.Nodes.JsonObject;
+            return root is not null && root.ContainsKey(nameof(Ffn)) && !root.ContainsKey("model_type");
+        }
+        catch (JsonException) { return false; }
+    }
+
     public static LmRunSpec Load(string runDir)
     {
         var path = Path.Combine(runDir, FileName);

@@ -34,6 +34,12 @@ public sealed record ModelArchitecture(string Name, string Summary)
     /// <summary>Builds the (randomly initialised) model a config.json describes; the config's model_type is <see cref="Name"/>.</summary>
     public required Func<HfConfig, ITransformerModel> Build { get; init; }
 
+    /// <summary>Other config.json model_types this record reads (the same math under another name, e.g. mistral for llama).</summary>
+    public IReadOnlyList<string> AlsoReads { get; init; } = [];
+
+    /// <summary>True when a config.json with this model_type is read by this record.</summary>
+    public bool Reads(string modelType) => modelType == Name || AlsoReads.Contains(modelType);
+
     /// <summary>A config for `init --preset`: (size, vocabulary size or null for the real model's, labels of a classification head). Null: no presets.</summary>
     public Func<PresetSize, long?, int, HfConfig>? Preset { get; init; }
 

@@ -1,6 +1,7 @@
 using MlpKit.Checkpoints;
 using MlpKit.Models.Bert;
 using MlpKit.Models.Gpt2;
+using MlpKit.Models.Llama;
 using MlpKit.Models.Mixtral;
 using MlpKit.Models.UseLite;
 using MlpKit.Runtime;
@@ -26,6 +27,7 @@ public static class ModelZoo
         BertArchitecture.Roberta,
         Gpt2Architecture.Gpt2,
         MixtralArchitecture.Mixtral,
+        LlamaArchitecture.Llama,
         UseLiteArchitecture.UseLite,
     ];
 
@@ -33,12 +35,12 @@ public static class ModelZoo
     public static IReadOnlyList<string> Architectures { get; } = All.Where(a => a.Preset is not null).Select(a => a.Name).ToList();
     public static IReadOnlyList<string> PresetNames { get; } = PresetSize.All.Select(p => p.Name).ToList();
 
-    /// <summary>The architecture named <paramref name="name"/>, or null.</summary>
-    public static ModelArchitecture? Find(string name) => All.FirstOrDefault(a => a.Name == name);
+    /// <summary>The architecture named <paramref name="name"/> (or reading that model_type), or null.</summary>
+    public static ModelArchitecture? Find(string name) => All.FirstOrDefault(a => a.Name == name) ?? All.FirstOrDefault(a => a.Reads(name));
 
     /// <summary>The registry entry for a config, from its model_type; unknown types are a user error.</summary>
     public static ModelArchitecture ArchitectureOf(HfConfig config) => Find(config.ModelType)
-        ?? throw MlpKitException.Field(config.Path, "model_type", $"unknown architecture '{config.ModelType}' (known: {string.Join(", ", All.Select(a => a.Name))})");
+        ?? throw MlpKitException.Field(config.Path, "model_type", $"unknown architecture '{config.ModelType}' (known: {string.Join(", ", All.SelectMany(a => a.AlsoReads.Prepend(a.Name)))})");
 
     /// <summary>
     /// Builds the model a config describes, with Hugging Face-style random weights (seeded when given), in

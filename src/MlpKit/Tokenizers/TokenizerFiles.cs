@@ -36,6 +36,22 @@ public static class TokenizerFiles
         return ByteLevelBpeTokenizer.ReadVocab(Path.Combine(modelDir, "vocab.json")).Values.Max() + 1;
     }
 
+    /// <summary>
+    /// GPT-2's byte-level BPE as one Hugging Face tokenizer.json (the form Llama 3, Qwen2 and SmolLM ship), plus a
+    /// tokenizer_config.json naming &lt;|endoftext|&gt; (id 50256) the end-of-sequence token; returns 50257.
+    /// </summary>
+    public static int WriteGpt2TokenizerJson(string modelDir, string? gpt2AssetDir = null)
+    {
+        Directory.CreateDirectory(modelDir);
+        var asset = gpt2AssetDir ?? AssetStore.EnsureAsset(AssetRegistry.Gpt2Vocab);
+        var vocab = ByteLevelBpeTokenizer.ReadVocab(Path.Combine(asset, "encoder.json"));
+        var merges = File.ReadAllLines(Path.Combine(asset, "vocab.bpe"));
+        AtomicFile.WriteAllText(Path.Combine(modelDir, HfJsonTokenizer.FileName), TokenizerJson.Gpt2ByteLevel(vocab, merges).ToJsonString());
+        AtomicFile.WriteAllText(Path.Combine(modelDir, "tokenizer_config.json"),
+            """{"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "<|endoftext|>", "unk_token": null, "model_max_length": 1000000}""" + "\n");
+        return vocab.Values.Max() + 1;
+    }
+
     /// <summary>RoBERTa's tokenizer: GPT-2's merges with RoBERTa's specials first (see the class summary); returns 50262.</summary>
     public static int WriteRoberta(string modelDir, string? gpt2AssetDir = null)
     {

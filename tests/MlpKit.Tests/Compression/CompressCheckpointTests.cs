@@ -23,6 +23,8 @@ public class CompressCheckpointTests
     [InlineData("bert", 2, "fusion")]
     [InlineData("gpt2", 0, "prune")]
     [InlineData("mixtral", 0, "fusion")]
+    [InlineData("llama", 0, "prune-obs")]
+    [InlineData("llama", 0, "fusion")]
     public void CompressedCheckpointReloadsWithTheSameOutputs(string arch, int labels, string method)
     {
         using var scope = NewDisposeScope();

@@ -175,6 +175,27 @@ public class GenerationFineTuneTests
         Assert.True(r.Dev!.Result.Loss < r.DevBefore!.Result.Loss - 0.5, $"target loss {r.DevBefore.Result.Loss} -> {r.Dev.Result.Loss}");
     }
 
+    [Theory]
+    [InlineData("sparsegrad", "density=0.05")]
+    [InlineData("lora", "rank=4")]
+    [InlineData("full", "")]
+    [InlineData("meprop", "keep=0.5")]
+    [InlineData("fusion+sparsegrad", "fusion-ratio=0.5")]
+    public void LlamaSwiGluLinearsAreTargetedAndEveryMethodLowersTheLoss(string method, string option)
+    {
+        using var scope = NewDisposeScope();
+        using var one = new SingleThread();
+        var (data, tok) = Lookup(12);
+        using var model = (ICausalLanguageModel)ModelZoo.Create(ModelZoo.Presets("llama", "tiny", tok.VocabSize), 5);
+        // Each layer's gated MLP: gate, up and down.
+        Assert.Equal(6, MlpLinears.Find(model.Module).Count);
+        var options = new Dictionary<string, string>();
+        if (option.Length > 0) options[option.Split('=')[0]] = option.Split('=')[1];
+        if (method.Contains("sparsegrad")) options["calibration-steps"] = "2";
+        var r = GenerationFineTuneRun.Run(model, tok, Spec(data with { Test = [] }, method, 25, 1e-2, options));
+        Assert.True(r.Dev!.Result.Loss < r.DevBefore!.Result.Loss - 0.5, $"{method}: target loss {r.DevBefore.Result.Loss} -> {r.Dev.Result.Loss}");
+    }
+
     /// <summary>A tiny GPT-2 folder with a byte-level BPE tokenizer (learned on the task text, plus &lt;|endoftext|&gt;).</summary>
     static string TinyGpt2Folder(string text)
     {

@@ -30,6 +30,8 @@ public class ZooCheckpointTests
     [InlineData("roberta")]
     [InlineData("gpt2")]
     [InlineData("mixtral")]
+    [InlineData("llama")]
+    [InlineData("qwen2")]
     public void SavingAFixtureWritesBackTheSameTensors(string arch)
     {
         var dir = TestPaths.TempDir();

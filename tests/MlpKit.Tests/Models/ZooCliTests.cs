@@ -13,6 +13,7 @@ public class ZooCliTests
     [InlineData("gpt2")]
     [InlineData("mixtral")]
     [InlineData("roberta")]
+    [InlineData("llama")]
     public void InitThenInfoJsonRoundTrips(string arch)
     {
         var dir = Path.Combine(TestPaths.TempDir(), "m");

@@ -60,6 +60,9 @@ public class ZooFixtureTests(Xunit.Abstractions.ITestOutputHelper output)
     [Theory]
     [InlineData("gpt2")]
     [InlineData("mixtral")]
+    [InlineData("llama")]
+    [InlineData("qwen2")]
+    [InlineData("mistral")]
     public void DecoderMatchesReference(string arch)
     {
         using var model = (ICausalLanguageModel)ModelZoo.Load(Dir(arch));
@@ -79,6 +82,11 @@ public class ZooFixtureTests(Xunit.Abstractions.ITestOutputHelper output)
     [InlineData("gpt2", false)]
     [InlineData("mixtral", true)]
     [InlineData("mixtral", false)]
+    [InlineData("llama", true)]
+    [InlineData("llama", false)]
+    [InlineData("qwen2", true)]
+    [InlineData("mistral", true)]
+    [InlineData("mistral", false)]
     public void GreedyContinuationMatchesReference(string arch, bool cache)
     {
         using var model = (ICausalLanguageModel)ModelZoo.Load(Dir(arch));

@@ -11,6 +11,7 @@ public class ZooLifetimeTests
     [InlineData("roberta")]
     [InlineData("gpt2")]
     [InlineData("mixtral")]
+    [InlineData("llama")]
     public void AModelBuiltInsideADisposeScopeOutlivesIt(string arch)
     {
         ITransformerModel model;

@@ -23,10 +23,20 @@ public sealed class RotaryEmbedding : IDisposable
     /// <summary>cos and sin [1, 1, length, headDim] for absolute positions start..start+length−1.</summary>
     public static (Tensor Cos, Tensor Sin) Angles(long start, long length, long headDim, double theta, ScalarType dtype, Device device)
     {
+        using var invFreq = InverseFrequencies(headDim, theta, device);
+        return Angles(start, length, invFreq, dtype, device);
+    }
+
+    /// <summary>θ^(−2i/d) for i &lt; d/2, in float32 as transformers computes them.</summary>
+    public static Tensor InverseFrequencies(long headDim, double theta, Device? device = null) =>
+        1.0 / pow(theta, arange(0, headDim, 2, dtype: ScalarType.Int64, device: device).to_type(ScalarType.Float32) / headDim);
+
+    /// <summary>cos and sin [1, 1, length, 2·invFreq.numel] from given (possibly rescaled) inverse frequencies.</summary>
+    public static (Tensor Cos, Tensor Sin) Angles(long start, long length, Tensor invFreq, ScalarType dtype, Device device)
+    {
         using var scope = NewDisposeScope();
-        var invFreq = 1.0 / pow(theta, arange(0, headDim, 2, dtype: ScalarType.Int64, device: device).to_type(ScalarType.Float32) / headDim);
         var pos = arange(start, start + length, dtype: ScalarType.Int64, device: device).to_type(ScalarType.Float32);
-        var freqs = pos.unsqueeze(1) * invFreq.unsqueeze(0);
+        var freqs = pos.unsqueeze(1) * invFreq.to(ScalarType.Float32, device).unsqueeze(0);
         var emb = cat(new[] { freqs, freqs }, -1);
         return (emb.cos().to_type(dtype).unsqueeze(0).unsqueeze(0).MoveToOuterDisposeScope(),
                 emb.sin().to_type(dtype).unsqueeze(0).unsqueeze(0).MoveToOuterDisposeScope());

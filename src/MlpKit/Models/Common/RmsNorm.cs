@@ -1,7 +1,7 @@
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace MlpKit.Models.Mixtral;
+namespace MlpKit.Models;
 
 /// <summary>weight · x / sqrt(mean(x²) + eps), computed in float32 as HF's MixtralRMSNorm does.</summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
