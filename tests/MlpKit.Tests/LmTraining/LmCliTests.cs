@@ -48,6 +48,15 @@ public class LmCliTests
         var test = CliHarness.Run("eval-lm", "--run", run, "--data", corpus, "--split", "test", "--threads", "1");
         Assert.True(test.ExitCode == 0, test.ToString());
         Assert.Contains("bits/char", test.Stdout);
+
+        // generate reads the run folder too: byte tokens, greedy, the same ids twice, as many as asked.
+        string[] gen = ["generate", "--model", run, "--prompt", "The ", "--max-new-tokens", "5", "--json", "--threads", "1"];
+        var g1 = CliHarness.Run(gen);
+        Assert.True(g1.ExitCode == 0, g1.ToString());
+        using var gj = JsonDocument.Parse(g1.Stdout);
+        Assert.Equal(new[] { 84, 104, 101, 32 }, gj.RootElement.GetProperty("prompt_ids").EnumerateArray().Select(x => x.GetInt32()));
+        Assert.Equal(5, gj.RootElement.GetProperty("generated_ids").GetArrayLength());
+        Assert.Equal(g1.Stdout, CliHarness.Run(gen).Stdout);
     }
 
     [Fact]

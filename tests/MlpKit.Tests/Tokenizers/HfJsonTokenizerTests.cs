@@ -93,3 +93,61 @@ public class HfJsonTokenizerTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.DoesNotContain('\n', e.Message);
     }
 }
+
+/// <summary>
+/// The tokenizer.json layout Llama 2 and Mistral ship: SentencePiece-style BPE (▁ for spaces, a Prepend/Replace
+/// normalizer), byte fallback for pieces outside the vocabulary, and a TemplateProcessing post-processor adding &lt;s&gt;.
+/// </summary>
+public class SentencePieceBpeTokenizerJsonTests
+{
+    static string Write()
+    {
+        var dir = MlpKit.Tests.Support.TestPaths.TempDir();
+        var vocab = new System.Text.Json.Nodes.JsonObject { ["<unk>"] = 0, ["<s>"] = 1, ["</s>"] = 2 };
+        for (int b = 0; b < 256; b++) vocab[$"<0x{b:X2}>"] = 3 + b;
+        string[] pieces = ["▁", "h", "e", "l", "o", "w", "r", "d", "he", "ll", "llo", "hello", "▁hello", "wo", "wor", "world", "▁world"];
+        foreach (var p in pieces) vocab[p] = vocab.Count;
+        string[] merges = ["h e", "l l", "ll o", "he llo", "▁ hello", "w o", "wo r", "wor l", "worl d", "▁ world"];
+        // "worl" is needed by "worl d": add it so the merges are consistent.
+        vocab["worl"] = vocab.Count;
+        var json = new System.Text.Json.Nodes.JsonObject
+        {
+            ["version"] = "1.0",
+            ["added_tokens"] = new System.Text.Json.Nodes.JsonArray(
+                new System.Text.Json.Nodes.JsonObject { ["id"] = 0, ["content"] = "<unk>", ["special"] = true, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false, ["normalized"] = false },
+                new System.Text.Json.Nodes.JsonObject { ["id"] = 1, ["content"] = "<s>", ["special"] = true, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false, ["normalized"] = false },
+                new System.Text.Json.Nodes.JsonObject { ["id"] = 2, ["content"] = "</s>", ["special"] = true, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false, ["normalized"] = false }),
+            ["normalizer"] = System.Text.Json.Nodes.JsonNode.Parse("""{"type":"Sequence","normalizers":[{"type":"Prepend","prepend":"▁"},{"type":"Replace","pattern":{"String":" "},"content":"▁"}]}"""),
+            ["pre_tokenizer"] = null,
+            ["post_processor"] = System.Text.Json.Nodes.JsonNode.Parse("""{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}}],"pair":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}},{"SpecialToken":{"id":"<s>","type_id":1}},{"Sequence":{"id":"B","type_id":1}}],"special_tokens":{"<s>":{"id":"<s>","ids":[1],"tokens":["<s>"]}}}"""),
+            ["decoder"] = System.Text.Json.Nodes.JsonNode.Parse("""{"type":"Sequence","decoders":[{"type":"Replace","pattern":{"String":"▁"},"content":" "},{"type":"ByteFallback"},{"type":"Fuse"},{"type":"Strip","content":" ","start":1,"stop":0}]}"""),
+            ["model"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = "<unk>", ["continuing_subword_prefix"] = null, ["end_of_word_suffix"] = null,
+                ["fuse_unk"] = true, ["byte_fallback"] = true, ["vocab"] = vocab,
+                ["merges"] = new System.Text.Json.Nodes.JsonArray(merges.Select(m => (System.Text.Json.Nodes.JsonNode)m).ToArray()),
+            },
+        };
+        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), json.ToJsonString());
+        File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}""");
+        return dir;
+    }
+
+    [Fact]
+    public void EncodesWithTheSpacePieceBosAndByteFallbackAndDecodesBack()
+    {
+        var tok = MlpKit.Tokenizers.TokenizerFactory.Load(Write());
+        Assert.Equal(1, tok.Special.Bos);
+        Assert.Equal(2, tok.Special.Eos);
+        var ids = tok.EncodePair("hello world", null, null).Ids;
+        var vocabStart = 3 + 256;
+        Assert.Equal(1, ids[0]);                                  // <s> from the template
+        Assert.Equal(new[] { vocabStart + 12, vocabStart + 16 }, ids[1..]);   // ▁hello ▁world
+        // "é" is not a piece: UTF-8 bytes C3 A9 through the byte-fallback tokens.
+        var accented = tok.Encode("hé");
+        Assert.Contains(3 + 0xC3, accented);
+        Assert.Contains(3 + 0xA9, accented);
+        Assert.Equal("hello world", tok.Decode(ids));
+        Assert.Equal("hé", tok.Decode(accented));
+    }
+}
