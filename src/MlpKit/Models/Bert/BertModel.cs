@@ -11,7 +11,7 @@ namespace MlpKit.Models.Bert;
 /// classifier.dense → tanh → classifier.out_proj on the first token. Dropout is omitted (inference math;
 /// fine-tuning code adds its own regularisation).
 /// </summary>
-public sealed class BertModel : nn.Module, IEncoderModel
+public sealed class BertModel : TransformerModel, IEncoderModel
 {
     readonly BertConfig _cfg;
     private Embedding word;
@@ -24,10 +24,11 @@ public sealed class BertModel : nn.Module, IEncoderModel
     private Linear? head_dense;
     private Linear? head_out;
 
-    public BertModel(BertConfig cfg, HfConfig? source = null) : base(cfg.Roberta ? "RobertaModel" : "BertModel")
+    public BertModel(BertConfig cfg, HfConfig? source = null) : base(cfg.Roberta ? "RobertaModel" : "BertModel",
+        source ?? BertConfigHf.Create(cfg.Roberta, cfg.VocabSize, cfg.HiddenSize, cfg.NumLayers, cfg.NumHeads,
+            cfg.IntermediateSizes[0], cfg.Roberta ? cfg.MaxPositions - 2 : cfg.MaxPositions, cfg.NumLabels),
+        cfg.VocabSize, cfg.HiddenSize, cfg.NumLayers)
     {
-        Config = source ?? BertConfigHf.Create(cfg.Roberta, cfg.VocabSize, cfg.HiddenSize, cfg.NumLayers, cfg.NumHeads,
-            cfg.IntermediateSizes[0], cfg.Roberta ? cfg.MaxPositions - 2 : cfg.MaxPositions, cfg.NumLabels);
         if (cfg.HiddenSize % cfg.NumHeads != 0)
             throw new MlpKitException($"config.json: hidden_size: {cfg.HiddenSize} is not a multiple of num_attention_heads {cfg.NumHeads}");
         _cfg = cfg;
@@ -55,23 +56,9 @@ public sealed class BertModel : nn.Module, IEncoderModel
     }
 
     public BertConfig TypedConfig => _cfg;
-    public HfConfig Config { get; }
-
-    public HfConfig ExportConfig()
-    {
-        var c = HfConfigFields.Clone(Config);
-        FfnWidths.WriteLayers(c, FeedForwards.Select(f => f.HiddenDim).ToArray(), c.GetLong("intermediate_size"));
-        return c;
-    }
-
-    public string Architecture => _cfg.Architecture;
-    public nn.Module Module => this;
-    public long VocabSize => _cfg.VocabSize;
-    public long HiddenSize => _cfg.HiddenSize;
-    public int NumLayers => _cfg.NumLayers;
+    public override string Architecture => _cfg.Architecture;
     public int NumLabels => _cfg.NumLabels;
-    public IReadOnlyList<IFeedForward> FeedForwards => layers.Select(l => (IFeedForward)l.Mlp).ToArray();
-    public IReadOnlyList<IMoeFeedForward> MoeBlocks => Array.Empty<IMoeFeedForward>();
+    public override IReadOnlyList<IFeedForward> FeedForwards => layers.Select(l => (IFeedForward)l.Mlp).ToArray();
 
     public Tensor Encode(Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypeIds = null)
     {
@@ -116,7 +103,7 @@ public sealed class BertModel : nn.Module, IEncoderModel
         return pooler.forward(lastHidden.select(1, 0)).tanh();
     }
 
-    public TensorNameMap NameMap()
+    public override TensorNameMap NameMap()
     {
         // transformers' convention: BertModel/RobertaModel save bare names ("embeddings.…"), the task models
         // prefix the base model ("bert.embeddings.…"); both forms are read either way.
@@ -180,9 +167,6 @@ public sealed class BertModel : nn.Module, IEncoderModel
         e.Add(new(mine + ".bias", hf + ".bias", ParameterCategory.Other, Aliases: new[] { hf + ".beta" }));
     }
 
-    public ParameterCounts CountParameters() => ParameterCounts.From(HfTensorBinding.Count(this, NameMap()));
-
-    public MlpFlops MlpFlopsPerToken() => MlpFlops.Compute(FeedForwards, MoeBlocks);
 }
 
 /// <summary>One post-LN encoder layer: LN(x + Attn(x)), then LN(h + FFN(h)).</summary>

@@ -10,7 +10,7 @@ namespace MlpKit.Models.Gpt2;
 /// Conv1D weights are [in, out]; they are kept here as [out, in] (nn.Linear / the FFN layout) and transposed
 /// on load and save by the name map.
 /// </summary>
-public sealed class Gpt2Model : nn.Module, ICausalLanguageModel
+public sealed class Gpt2Model : TransformerModel, ICausalLanguageModel
 {
     readonly Gpt2Config _cfg;
     private Embedding wte;
@@ -18,9 +18,10 @@ public sealed class Gpt2Model : nn.Module, ICausalLanguageModel
     private ModuleList<Gpt2Block> layers;
     private LayerNorm ln_f;
 
-    public Gpt2Model(Gpt2Config cfg, HfConfig? source = null) : base("GPT2LMHeadModel")
+    public Gpt2Model(Gpt2Config cfg, HfConfig? source = null) : base("GPT2LMHeadModel",
+        source ?? Gpt2ConfigHf.Create(cfg.VocabSize, cfg.HiddenSize, cfg.NumLayers, cfg.NumHeads, cfg.MaxPositions, cfg.IntermediateSizes[0]),
+        cfg.VocabSize, cfg.HiddenSize, cfg.NumLayers)
     {
-        Config = source ?? Gpt2ConfigHf.Create(cfg.VocabSize, cfg.HiddenSize, cfg.NumLayers, cfg.NumHeads, cfg.MaxPositions, cfg.IntermediateSizes[0]);
         if (cfg.HiddenSize % cfg.NumHeads != 0)
             throw new MlpKitException($"config.json: n_embd: {cfg.HiddenSize} is not a multiple of n_head {cfg.NumHeads}");
         _cfg = cfg;
@@ -33,23 +34,11 @@ public sealed class Gpt2Model : nn.Module, ICausalLanguageModel
     }
 
     public Gpt2Config TypedConfig => _cfg;
-    public HfConfig Config { get; }
+    protected override long UniformWidth(HfConfig config) => Gpt2ConfigHf.UniformWidth(config);
 
-    public HfConfig ExportConfig()
-    {
-        var c = HfConfigFields.Clone(Config);
-        FfnWidths.WriteLayers(c, FeedForwards.Select(f => f.HiddenDim).ToArray(), Gpt2ConfigHf.UniformWidth(c));
-        return c;
-    }
-
-    public string Architecture => "gpt2";
-    public nn.Module Module => this;
-    public long VocabSize => _cfg.VocabSize;
-    public long HiddenSize => _cfg.HiddenSize;
-    public int NumLayers => _cfg.NumLayers;
+    public override string Architecture => "gpt2";
     public long MaxPositions => _cfg.MaxPositions;
-    public IReadOnlyList<IFeedForward> FeedForwards => layers.Select(l => (IFeedForward)l.Mlp).ToArray();
-    public IReadOnlyList<IMoeFeedForward> MoeBlocks => Array.Empty<IMoeFeedForward>();
+    public override IReadOnlyList<IFeedForward> FeedForwards => layers.Select(l => (IFeedForward)l.Mlp).ToArray();
 
     public KvCache NewCache() => new(_cfg.NumLayers);
 
@@ -69,7 +58,7 @@ public sealed class Gpt2Model : nn.Module, ICausalLanguageModel
         return nn.functional.linear(x, wte.weight!).MoveToOuterDisposeScope();
     }
 
-    public TensorNameMap NameMap()
+    public override TensorNameMap NameMap()
     {
         const string p = "transformer.";
         var e = new List<TensorMapping>
@@ -81,18 +70,18 @@ public sealed class Gpt2Model : nn.Module, ICausalLanguageModel
         {
             var l = $"{p}h.{i}.";
             var n = $"layers.{i}.";
-            e.Add(new(n + "ln_1.weight", l + "ln_1.weight", ParameterCategory.Other));
-            e.Add(new(n + "ln_1.bias", l + "ln_1.bias", ParameterCategory.Other));
-            e.Add(new(n + "c_attn.weight", l + "attn.c_attn.weight", ParameterCategory.Attention, Transpose: true));
-            e.Add(new(n + "c_attn.bias", l + "attn.c_attn.bias", ParameterCategory.Attention));
-            e.Add(new(n + "c_proj.weight", l + "attn.c_proj.weight", ParameterCategory.Attention, Transpose: true));
-            e.Add(new(n + "c_proj.bias", l + "attn.c_proj.bias", ParameterCategory.Attention));
-            e.Add(new(n + "ln_2.weight", l + "ln_2.weight", ParameterCategory.Other));
-            e.Add(new(n + "ln_2.bias", l + "ln_2.bias", ParameterCategory.Other));
-            e.Add(new(n + "mlp.up.weight", l + "mlp.c_fc.weight", ParameterCategory.Mlp, Transpose: true));
-            e.Add(new(n + "mlp.up.bias", l + "mlp.c_fc.bias", ParameterCategory.Mlp));
-            e.Add(new(n + "mlp.down.weight", l + "mlp.c_proj.weight", ParameterCategory.Mlp, Transpose: true));
-            e.Add(new(n + "mlp.down.bias", l + "mlp.c_proj.bias", ParameterCategory.Mlp));
+            // Weight and bias of each part; GPT-2's Conv1D weights are [in, out] on disk, hence the transposes.
+            void Add(string ours, string hf, ParameterCategory c, bool conv = false)
+            {
+                e.Add(new(n + ours + ".weight", l + hf + ".weight", c, Transpose: conv));
+                e.Add(new(n + ours + ".bias", l + hf + ".bias", c));
+            }
+            Add("ln_1", "ln_1", ParameterCategory.Other);
+            Add("c_attn", "attn.c_attn", ParameterCategory.Attention, conv: true);
+            Add("c_proj", "attn.c_proj", ParameterCategory.Attention, conv: true);
+            Add("ln_2", "ln_2", ParameterCategory.Other);
+            Add("mlp.up", "mlp.c_fc", ParameterCategory.Mlp, conv: true);
+            Add("mlp.down", "mlp.c_proj", ParameterCategory.Mlp, conv: true);
         }
         e.Add(new("ln_f.weight", p + "ln_f.weight", ParameterCategory.Other));
         e.Add(new("ln_f.bias", p + "ln_f.bias", ParameterCategory.Other));
@@ -104,9 +93,6 @@ public sealed class Gpt2Model : nn.Module, ICausalLanguageModel
         return new TensorNameMap(Architecture, e, new[] { p }, ignored);
     }
 
-    public ParameterCounts CountParameters() => ParameterCounts.From(HfTensorBinding.Count(this, NameMap()));
-
-    public MlpFlops MlpFlopsPerToken() => MlpFlops.Compute(FeedForwards, MoeBlocks);
 }
 
 /// <summary>x + Attn(LN₁ x), then x + FFN(LN₂ x).</summary>
