@@ -35,7 +35,8 @@ public sealed class FinetuneOptions
     public readonly Option<double> Clip = new("--clip") { DefaultValueFactory = _ => 1.0 };
     public readonly Option<long> EvalEvery = new("--eval-every") { Description = "Evaluate on dev every N steps (0: at the end)", DefaultValueFactory = _ => 0 };
     public readonly Option<int> Patience = new("--patience") { Description = "Early stop after N evaluations without improvement (0: never)", DefaultValueFactory = _ => 0 };
-    public readonly Option<long> CheckpointEvery = new("--checkpoint-every") { DefaultValueFactory = _ => 0 };
+    public readonly Option<long> CheckpointEvery = new("--checkpoint-every") { Description = "Also checkpoint every N steps (0: only by time, at the end and on Ctrl+C)", DefaultValueFactory = _ => 0 };
+    public readonly Option<double> CheckpointMinutes = new("--checkpoint-minutes") { Description = "Checkpoint when this many minutes have passed since the last one, so a crash loses at most that much (0: off)", DefaultValueFactory = _ => 5 };
     public readonly Option<bool> Resume = new("--resume") { Description = "Continue from RUN/checkpoint (after Ctrl+C or a crash)" };
     public readonly Option<string> FusionScale = new("--fusion-scale")
     {
@@ -64,7 +65,7 @@ public sealed class FinetuneOptions
             command.Options.Add(o);
         foreach (var (_, flag) in _methodFlags) command.Options.Add(flag);
         foreach (var o in new Option[] { MethodOption, Epochs, MaxSteps, Batch, Accum, Lr, Wd, Warmup, Schedule, Clip, EvalEvery, Patience,
-                     CheckpointEvery, Resume, FusionScale, NoProgress, Out })
+                     CheckpointEvery, CheckpointMinutes, Resume, FusionScale, NoProgress, Out })
             command.Options.Add(o);
     }
 
@@ -99,15 +100,22 @@ public sealed class FinetuneOptions
         GradAccumulation = ctx.Get(Accum), LearningRate = ctx.Get(Lr), WeightDecay = ctx.Get(Wd), WarmupRatio = ctx.Get(Warmup),
         Decay = ctx.Get(Schedule) switch { "cosine" => LrDecay.Cosine, "constant" => LrDecay.Constant, _ => LrDecay.Linear },
         ClipNorm = ctx.Get(Clip), EvalEvery = ctx.Get(EvalEvery), Patience = ctx.Get(Patience),
-        CheckpointEvery = ctx.Get(CheckpointEvery), Seed = ctx.Seed, Resume = ctx.Get(Resume), Progress = !ctx.Get(NoProgress),
+        CheckpointEvery = ctx.Get(CheckpointEvery), CheckpointMinutes = ctx.Get(CheckpointMinutes), Seed = ctx.Seed, Resume = ctx.Get(Resume), Progress = !ctx.Get(NoProgress),
         PlotTitle = plotTitle,
     };
 
     public FusionScaleMode Scale(CliContext ctx) => StandaloneScales.ParseMode(ctx.Get(FusionScale));
 
-    /// <summary>--task, or --train and --dev, but not both.</summary>
+    /// <summary>
+    /// What can be checked before any data or model loads: --task, or --train and --dev, but not both; --out is not a
+    /// file; --resume has a checkpoint to resume from.
+    /// </summary>
     public void CheckDataSource(CliContext ctx)
     {
+        var run = ctx.Get(Out);
+        if (File.Exists(run)) throw new MlpKitException($"--out {run}: exists and is a file; --out names the run folder");
+        if (ctx.Get(Resume) && MlpKit.Training.TrainerCheckpoint.Resolve(Path.Combine(run, "checkpoint")) is null)
+            throw new MlpKitException($"--resume: {Path.Combine(run, "checkpoint")} holds no checkpoint, so there is nothing to resume; run without --resume to start");
         if (ctx.GetOrNull(Task) is not null && (ctx.GetOrNull(Train) is not null || ctx.GetOrNull(Dev) is not null))
             throw new MlpKitException("--task and --train/--dev: give one or the other");
     }

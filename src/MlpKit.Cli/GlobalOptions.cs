@@ -12,12 +12,21 @@ public static class GlobalOptions
         Recursive = true,
     };
 
-    public static readonly Option<int> Threads = new("--threads")
+    public static readonly Option<int> Threads = NonNegative(new Option<int>("--threads")
     {
         Description = "CPU threads for libtorch (0 = libtorch's default)",
         DefaultValueFactory = _ => 0,
         Recursive = true,
-    };
+    });
+
+    static Option<int> NonNegative(Option<int> option)
+    {
+        option.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 0) r.AddError($"{option.Name} {r.GetValueOrDefault<int>()}: must be 0 (libtorch's default) or a positive count");
+        });
+        return option;
+    }
 
     public static readonly Option<long> Seed = new("--seed")
     {

@@ -13,12 +13,28 @@ public static class Program
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var error in parse.Errors) Console.Error.WriteLine($"mlpkit: error: {error.Message}");
-            Console.Error.WriteLine("Run 'mlpkit --help' for usage.");
+            // One line, as every other user error: the problems and where to read the usage.
+            Console.Error.WriteLine($"mlpkit: error: {string.Join("; ", parse.Errors.Select(e => Plain(e.Message).TrimEnd('.')).Distinct())} (mlpkit --help for usage)");
             return CliRun.UserError;
         }
         // Our own handler (CliRun) reports errors in one line; the default one prints stack traces.
         return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    }
+
+    /// <summary>
+    /// System.CommandLine names the .NET type a value failed to parse as ("System.Nullable`1[System.Double]"); a user
+    /// reads "a number". Lists of allowed values are joined onto the one line.
+    /// </summary>
+    internal static string Plain(string message)
+    {
+        message = System.Text.RegularExpressions.Regex.Replace(message, @"as expected type '([^']+)'", m => m.Groups[1].Value switch
+        {
+            var t when t.Contains("Double") || t.Contains("Single") => "as a number",
+            var t when t.Contains("Int") => "as an integer",
+            var t when t.Contains("Boolean") => "as true or false",
+            _ => "as the expected value",
+        });
+        return string.Join(' ', message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 
     public static RootCommand BuildRoot()

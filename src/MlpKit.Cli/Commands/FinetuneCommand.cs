@@ -65,7 +65,8 @@ public static class FinetuneCommand
                 return CliRun.Interrupted;
             }
             var fused = result.Compression is { } c ? $", MLP hidden {c.Report.HiddenBefore} -> {c.Report.HiddenAfter}" : "";
-            Console.Out.WriteLine($"{name} on {data.Name}: dev {result.Dev.Metric} {result.Dev.Value:F4}, test {result.Test.Metric} {result.Test.Value:F4}, " +
+            var test = double.IsNaN(result.Test.Value) ? "test n/a (no --test)" : $"test {result.Test.Metric} {result.Test.Value:F4}";
+            Console.Out.WriteLine($"{name} on {data.Name}: dev {result.Dev.Metric} {result.Dev.Value:F4}, {test}, " +
                                   $"{result.Footprint.TrainableParameters:N0} trainable, optimizer state {result.Footprint.OptimizerStateBytes / 1048576.0:F2} MiB{fused} -> {run}");
             return CliRun.Ok;
         });

@@ -128,18 +128,16 @@ public static class TaskFileReader
 
     static IEnumerable<(string[] Fields, int Line)> TsvRecords(string path)
     {
-        var line = 0;
-        foreach (var raw in File.ReadLines(path))
-        {
-            line++;
-            yield return (raw.TrimEnd('\r').Split('\t'), line);
-        }
+        foreach (var (raw, line) in TextLines.Raw(path))
+            yield return (raw.Split('\t'), line);
     }
 
     /// <summary>RFC 4180 records; each with the line it starts on.</summary>
     internal static IEnumerable<(string[] Fields, int Line)> CsvRecords(string path)
     {
-        using var reader = new StreamReader(path, Encoding.UTF8);
+        // Decoded strictly line by line first, so invalid UTF-8 is reported with its line (a buffered reader cannot say).
+        foreach (var _ in TextLines.Raw(path)) { }
+        using var reader = TextLines.StrictReader(path);
         var fields = new List<string>();
         var field = new StringBuilder();
         int line = 1, start = 1;
@@ -201,10 +199,8 @@ public static class TaskFileReader
     static List<TaskFileRow> ReadJsonl(string path, TaskFileColumns columns)
     {
         var rows = new List<TaskFileRow>();
-        var line = 0;
-        foreach (var raw in File.ReadLines(path))
+        foreach (var (raw, line) in TextLines.Raw(path))
         {
-            line++;
             if (string.IsNullOrWhiteSpace(raw)) continue;
             JsonDocument doc;
             try

@@ -57,6 +57,7 @@ public sealed class Trainer
 
         var total = TotalSteps;
         var clock = Stopwatch.StartNew();
+        var sinceCheckpoint = Stopwatch.StartNew();
         var examplesAtStart = state.Examples;
         var stepAtStart = state.Step;
         var interrupted = false;
@@ -83,8 +84,13 @@ public sealed class Trainer
 
             if ((_o.EvalEvery > 0 && state.Step % _o.EvalEvery == 0) || state.Step == total)
                 stoppedEarly = EvaluateAndTrack(adapter, state, log, progress);
-            if (CheckpointDir is not null && _o.CheckpointEvery > 0 && state.Step % _o.CheckpointEvery == 0 && state.Step < total && !stoppedEarly)
+            bool byStep = _o.CheckpointEvery > 0 && state.Step % _o.CheckpointEvery == 0;
+            bool byTime = _o.CheckpointMinutes > 0 && sinceCheckpoint.Elapsed.TotalMinutes >= _o.CheckpointMinutes;
+            if (CheckpointDir is not null && (byStep || byTime) && state.Step < total && !stoppedEarly)
+            {
                 SaveCheckpoint(adapter, optimizer, state, clock);
+                sinceCheckpoint.Restart();
+            }
             if (stoppedEarly) break;
         }
         progress.End();
@@ -102,6 +108,8 @@ public sealed class Trainer
     {
         var state = new TrainerState { Method = _method.Name, Seed = _o.Seed };
         string? resumeDir = _o.Resume && CheckpointDir is not null ? TrainerCheckpoint.Resolve(CheckpointDir) : null;
+        if (_o.Resume && CheckpointDir is not null && resumeDir is null)
+            throw new MlpKitException($"{CheckpointDir}: nothing to resume (no checkpoint there); run without --resume to start a new run");
         if (resumeDir is not null)
         {
             state = TrainerCheckpoint.ReadState(resumeDir);

@@ -28,6 +28,11 @@ public sealed record TrainerOptions
     public int Patience { get; init; }
     /// <summary>Checkpoint every N steps (and whenever the run stops); 0 checkpoints only when it stops.</summary>
     public long CheckpointEvery { get; init; }
+    /// <summary>
+    /// Also checkpoint when this many minutes have passed since the last checkpoint (0: off), so a crash loses at most
+    /// that much work even when <see cref="CheckpointEvery"/> is 0. A checkpoint is always written at the end and on Ctrl+C.
+    /// </summary>
+    public double CheckpointMinutes { get; init; } = 5;
     public long Seed { get; init; } = 42;
     public int LogEvery { get; init; } = 10;
     public bool Progress { get; init; } = true;
@@ -42,6 +47,7 @@ public sealed record TrainerOptions
     public void Validate()
     {
         if (BatchSize < 1) throw new MlpKitException($"--batch-size {BatchSize}: must be at least 1");
+        if (!(CheckpointMinutes >= 0)) throw new MlpKitException($"--checkpoint-minutes {CheckpointMinutes}: must be 0 (off) or positive");
         if (GradAccumulation < 1) throw new MlpKitException($"--grad-accum {GradAccumulation}: must be at least 1");
         if (MaxSteps < 0) throw new MlpKitException($"--max-steps {MaxSteps}: must be positive");
         if (MaxSteps == 0 && !(Epochs > 0)) throw new MlpKitException($"--epochs {Epochs}: must be positive (or give --max-steps)");

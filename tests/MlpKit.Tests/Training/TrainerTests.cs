@@ -71,6 +71,32 @@ public class TrainerTests
         Assert.True(straight.Distinct().Count() > 4, "losses should change from step to step");
     }
 
+    /// <summary>
+    /// With no step interval a run still checkpoints by time, so a crash (here: the token is never cancelled, the run
+    /// is simply abandoned after step 5's checkpoint is read) leaves a resumable state; --resume without one is refused.
+    /// </summary>
+    [Fact]
+    public void CheckpointsByTimeWithoutAStepIntervalAndRefusesToResumeNothing()
+    {
+        using var scope = NewDisposeScope();
+        var dir = TestPaths.TempDir();
+        var model = Model();
+        var seen = new List<long>();
+        var opts = Base(dir) with { CheckpointEvery = 0, CheckpointMinutes = 1e-9 };
+        new Trainer(model, FineTuneMethods.Create("full"), new SyntheticTask(model, Train, Dev), opts)
+        {
+            // Each step's time checkpoint is written before the next step starts: read what a crash would leave.
+            OnStep = s => { if (s.Step > 1) seen.Add(TrainerCheckpoint.ReadState(TrainerCheckpoint.Resolve(Path.Combine(dir, "checkpoint"))!).Step); },
+        }.Run();
+        Assert.Equal(Enumerable.Range(1, 7).Select(i => (long)i), seen);
+
+        var fresh = TestPaths.TempDir();
+        var m2 = Model();
+        var e = Assert.Throws<MlpKitException>(() =>
+            new Trainer(m2, FineTuneMethods.Create("full"), new SyntheticTask(m2, Train, Dev), Base(fresh) with { Resume = true }).Run());
+        Assert.Contains("nothing to resume", e.Message);
+    }
+
     [Fact]
     public void GradientAccumulationEqualsOneLargerBatch()
     {
