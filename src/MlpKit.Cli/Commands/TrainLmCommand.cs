@@ -30,7 +30,7 @@ public static class TrainLmCommand
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW, cosine decay)", DefaultValueFactory = _ => d.Lr };
         var warmup = new Option<long>("--warmup") { Description = "Warm-up steps", DefaultValueFactory = _ => d.Warmup };
         var evalEvery = new Option<long>("--eval-every") { Description = "Evaluate on the valid split every N steps (and at the end)", DefaultValueFactory = _ => d.EvalEvery };
-        var evalTokens = new Option<long>("--eval-tokens") { Description = "Valid tokens scored at periodic evaluations (0 = all; the final report always scores all)" };
+        var evalTokens = new Option<long>("--eval-tokens") { Description = "Valid tokens scored at periodic evaluations (0 = all; the final report always scores all)", DefaultValueFactory = _ => LmRunSpec.DefaultEvalTokens };
         var ckptEvery = new Option<long>("--checkpoint-every") { Description = "Checkpoint every N steps (and on stop)", DefaultValueFactory = _ => d.CheckpointEvery };
         var output = new Option<string>("--out") { Description = "Run folder", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue RUN exactly from its checkpoint with its saved config" };

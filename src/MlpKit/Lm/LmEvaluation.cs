@@ -14,6 +14,20 @@ public sealed record LmScore(double Nats, long Tokens, long Chars)
     public double BitsPerChar => Nats / Chars / Math.Log(2);
 }
 
+/// <summary>Progress and cancellation of a long evaluation: reports at most every two seconds, throws when cancelled.</summary>
+public sealed class EvalWatch(CancellationToken cancel, Action<long, long>? progress = null)
+{
+    readonly System.Diagnostics.Stopwatch _since = System.Diagnostics.Stopwatch.StartNew();
+
+    public void Step(long done, long total)
+    {
+        cancel.ThrowIfCancellationRequested();
+        if (progress is null || _since.Elapsed.TotalSeconds < 2) return;
+        progress(done, total);
+        _since.Restart();
+    }
+}
+
 public static class LmEvaluation
 {
     /// <summary>
@@ -22,8 +36,10 @@ public static class LmEvaluation
     /// length: the first token of each window sees no earlier context, as in training. Batches of
     /// <paramref name="batch"/> windows; the model should be in eval mode. A model with attention "xl" is scored
     /// with its memory instead (<see cref="ScoreWithMemory"/>, <paramref name="batch"/> lanes).
+    /// With <paramref name="watch"/>, checked between batches: progress (windows done, windows in all) and a token that
+    /// stops the scoring with <see cref="OperationCanceledException"/>, so Ctrl+C is not held up by a long evaluation.
     /// </summary>
-    public static LmScore Score(DecoderLm model, LmTokenStream stream, int batch = 16, long maxTokens = 0)
+    public static LmScore Score(DecoderLm model, LmTokenStream stream, int batch = 16, long maxTokens = 0, EvalWatch? watch = null)
     {
         if (model.Config.Attention == LmConfig.XlAttention) return ScoreWithMemory(model, stream, batch, maxTokens);
         var T = (int)model.Config.ContextLength;
@@ -37,6 +53,7 @@ public static class LmEvaluation
         var full = starts.Where(s => s + T + 1 <= n).ToList();
         for (int i = 0; i < full.Count; i += batch)
         {
+            watch?.Step(i, starts.Count);
             using var scope = NewDisposeScope();
             var chunk = full.Skip(i).Take(batch).ToList();
             var window = Windows(stream.Tokens, chunk, T + 1).to(device);

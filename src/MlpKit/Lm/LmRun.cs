@@ -37,7 +37,10 @@ public static class LmRun
         if (!resume) spec.Save(runDir);
         manual_seed(spec.Seed);
         using var model = new DecoderLm(spec.ModelConfig(tokenizer.VocabSize));
-        var task = new LmTrainingTask(model, train, valid, evalTokens: spec.EvalTokens, lanes: spec.Batch);
+        var task = new LmTrainingTask(model, train, valid, evalTokens: spec.EvalTokens, lanes: spec.Batch)
+        {
+            Watch = new EvalWatch(cancel, progress ? (done, total) => Console.Error.Write($"\r  evaluating valid: {done}/{total} windows   ") : null),
+        };
         var before = resume ? TrainerCheckpoint.ReadState(TrainerCheckpoint.Resolve(Path.Combine(runDir, "checkpoint"))!).Step : 0;
         var evalSeconds = 0.0;
         var clock = Stopwatch.StartNew();
@@ -46,7 +49,7 @@ public static class LmRun
         var trainSeconds = Math.Max(1e-9, clock.Elapsed.TotalSeconds - evalSeconds);
         var tokens = (result.Steps - before) * spec.Batch * spec.Context;
 
-        var report = Report(spec, model, valid) with
+        var report = Report(spec, model, valid, task.Watch) with
         {
             Steps = result.Steps,
             TrainTokens = result.Steps * spec.Batch * spec.Context,
@@ -92,11 +95,11 @@ public static class LmRun
     }
 
     /// <summary>Sizes, compute and the full valid score with the usage it caused (counts reset first).</summary>
-    static LmRunReport Report(LmRunSpec spec, DecoderLm model, LmTokenStream valid)
+    static LmRunReport Report(LmRunSpec spec, DecoderLm model, LmTokenStream valid, EvalWatch? watch = null)
     {
         foreach (var f in model.Ffns) f.ResetUsage();
         model.eval();
-        var score = LmEvaluation.Score(model, valid, maxTokens: spec.ReportTokens);
+        var score = LmEvaluation.Score(model, valid, maxTokens: spec.ReportTokens, watch: watch);
         var ffnMacs = (long)model.Ffns.Average(f => f.MacsPerToken);
         // A dense/topk run sized by --d-ff is measured against a dense block of its own size, everything else against
         // the dense block parameter-equal to the family's MoE (the paper's reference).

@@ -44,8 +44,13 @@ public sealed record LmRunSpec
     public long Warmup { get; init; } = 100;
     public double Clip { get; init; } = 1.0;
     public long EvalEvery { get; init; } = 200;
-    /// <summary>Valid tokens scored at each periodic evaluation (0 = all); the final report scores all of them.</summary>
-    public long EvalTokens { get; init; }
+    /// <summary>
+    /// Valid tokens scored at each periodic evaluation (0 = all). Bounded by default: the whole SOTU valid split takes
+    /// minutes per evaluation on a CPU; the final report scores all of them (<see cref="ReportTokens"/>).
+    /// </summary>
+    public long EvalTokens { get; init; } = DefaultEvalTokens;
+
+    public const long DefaultEvalTokens = 65536;
     /// <summary>Valid tokens scored for report.json (0 = the whole split).</summary>
     public long ReportTokens { get; init; }
     public long CheckpointEvery { get; init; } = 200;

@@ -118,9 +118,12 @@ public sealed class LmTrainingTask : ITrainingTask, ITrainingTaskStepMetrics, IS
         return loss;
     }
 
+    /// <summary>Progress and Ctrl+C during evaluation (set by the run).</summary>
+    public EvalWatch? Watch { get; set; }
+
     public EvalResult Evaluate()
     {
-        var s = LmEvaluation.Score(_model, _valid, _evalBatch, _evalTokens);
+        var s = LmEvaluation.Score(_model, _valid, _evalBatch, _evalTokens, Watch);
         return new EvalResult("perplexity", s.Perplexity, HigherIsBetter: false, Loss: s.LossPerToken,
             Extra: new Dictionary<string, double> { ["bits_per_char"] = s.BitsPerChar, ["tokens"] = s.Tokens });
     }

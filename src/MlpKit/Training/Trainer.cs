@@ -83,7 +83,18 @@ public sealed class Trainer
             OnStep?.Invoke(info);
 
             if ((_o.EvalEvery > 0 && state.Step % _o.EvalEvery == 0) || state.Step == total)
-                stoppedEarly = EvaluateAndTrack(adapter, state, log, progress);
+            {
+                try
+                {
+                    stoppedEarly = EvaluateAndTrack(adapter, state, log, progress);
+                }
+                catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+                {
+                    // Ctrl+C during a long evaluation: stop now, keeping the step; the checkpoint below saves it.
+                    interrupted = true;
+                    break;
+                }
+            }
             bool byStep = _o.CheckpointEvery > 0 && state.Step % _o.CheckpointEvery == 0;
             bool byTime = _o.CheckpointMinutes > 0 && sinceCheckpoint.Elapsed.TotalMinutes >= _o.CheckpointMinutes;
             if (CheckpointDir is not null && (byStep || byTime) && state.Step < total && !stoppedEarly)
