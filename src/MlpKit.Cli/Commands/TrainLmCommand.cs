@@ -30,14 +30,15 @@ public static class TrainLmCommand
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW, cosine decay)", DefaultValueFactory = _ => d.Lr };
         var warmup = new Option<long>("--warmup") { Description = "Warm-up steps", DefaultValueFactory = _ => d.Warmup };
         var evalEvery = new Option<long>("--eval-every") { Description = "Evaluate on the valid split every N steps (and at the end)", DefaultValueFactory = _ => d.EvalEvery };
-        var evalTokens = new Option<long>("--eval-tokens") { Description = "Valid tokens scored at periodic evaluations (0 = all; the final report always scores all)", DefaultValueFactory = _ => LmRunSpec.DefaultEvalTokens };
+        var evalTokens = new Option<long>("--eval-tokens") { Description = "Valid tokens scored at periodic evaluations (0 = all)", DefaultValueFactory = _ => LmRunSpec.DefaultEvalTokens };
+        var reportTokens = new Option<long>("--report-tokens") { Description = "Valid tokens scored for report.json at the end (0 = all; eval-lm scores a whole split)", DefaultValueFactory = _ => LmRunSpec.DefaultReportTokens };
         var ckptEvery = new Option<long>("--checkpoint-every") { Description = "Checkpoint every N steps (and on stop)", DefaultValueFactory = _ => d.CheckpointEvery };
         var output = new Option<string>("--out") { Description = "Run folder", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue RUN exactly from its checkpoint with its saved config" };
         var command = new Command("train-lm", "Train a pre-LN decoder-only language model with any feed-forward variant (Ctrl+C saves a checkpoint)")
         {
             data, tokenizer, ffn, experts, expertSize, k, paramsEqual, dff, selection, gamma, expertDropout, layers, dModel, heads, attention, context,
-            batch, steps, lr, warmup, evalEvery, evalTokens, ckptEvery, output, resume,
+            batch, steps, lr, warmup, evalEvery, evalTokens, reportTokens, ckptEvery, output, resume,
         };
         CliRun.SetAction(command, ctx =>
         {
@@ -47,7 +48,7 @@ public static class TrainLmCommand
                 ExpertSize = ctx.Get(expertSize), K = ctx.Get(k), ParamsEqual = ctx.Get(paramsEqual), DFf = ctx.Get(dff), Selection = ctx.GetOrNull(selection),
                 Gamma = ctx.Get(gamma), ExpertDropout = ctx.Get(expertDropout), Layers = ctx.Get(layers), DModel = ctx.Get(dModel),
                 Heads = ctx.Get(heads), Attention = ctx.Get(attention), Context = ctx.Get(context), Batch = ctx.Get(batch), Steps = ctx.Get(steps), Lr = ctx.Get(lr),
-                Warmup = ctx.Get(warmup), EvalEvery = ctx.Get(evalEvery), EvalTokens = ctx.Get(evalTokens),
+                Warmup = ctx.Get(warmup), EvalEvery = ctx.Get(evalEvery), EvalTokens = ctx.Get(evalTokens), ReportTokens = ctx.Get(reportTokens),
                 CheckpointEvery = ctx.Get(ckptEvery), Seed = ctx.Seed,
             };
             var resuming = ctx.Get(resume);

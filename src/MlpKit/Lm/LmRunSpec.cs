@@ -46,13 +46,15 @@ public sealed record LmRunSpec
     public long EvalEvery { get; init; } = 200;
     /// <summary>
     /// Valid tokens scored at each periodic evaluation (0 = all). Bounded by default: the whole SOTU valid split takes
-    /// minutes per evaluation on a CPU; the final report scores all of them (<see cref="ReportTokens"/>).
+    /// minutes per evaluation on a CPU; the final report scores <see cref="ReportTokens"/>.
     /// </summary>
     public long EvalTokens { get; init; } = DefaultEvalTokens;
 
     public const long DefaultEvalTokens = 65536;
-    /// <summary>Valid tokens scored for report.json (0 = the whole split).</summary>
-    public long ReportTokens { get; init; }
+    /// <summary>Valid tokens scored for report.json (0 = the whole split; `eval-lm` scores a whole split on request).</summary>
+    public long ReportTokens { get; init; } = DefaultReportTokens;
+
+    public const long DefaultReportTokens = 131072;
     public long CheckpointEvery { get; init; } = 200;
     public long Seed { get; init; } = 42;
 
