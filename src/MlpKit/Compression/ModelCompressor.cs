@@ -82,6 +82,18 @@ public static class ModelCompressor
         return cat(parts, 0);
     }
 
+    /// <summary>NaN or Inf in a block's weights would poison k-means, the fits and every metric: one line naming the block and tensor.</summary>
+    static void CheckFinite(IFeedForward block)
+    {
+        var w = block.GetWeights();
+        foreach (var (name, t) in new[] { ("up.weight", w.Up), ("up.bias", w.UpBias), ("gate.weight", w.Gate), ("down.weight", w.Down), ("down.bias", w.DownBias) })
+        {
+            if (t is null) continue;
+            using var ok = t.isfinite().all();
+            if (!ok.item<bool>()) throw MlpKitException.Field(block.Name, name, "holds NaN or Inf values; the checkpoint is damaged (or training diverged), so it cannot be compressed");
+        }
+    }
+
     public static Result Run(CompressibleModel model, ModelCompressionOptions o)
     {
         var total = Stopwatch.StartNew();
@@ -89,6 +101,7 @@ public static class ModelCompressor
         // Reject impossible widths before any work (and before any progress line).
         long budgetTotal = o.Budget is double bud ? WidthBudget.Total(bud, blocks.Select(b => b.HiddenDim).ToList()) : 0;
         var widths = o.Budget is null ? blocks.ToDictionary(b => b, b => Width(b, o)) : null;
+        foreach (var b in blocks) CheckFinite(b);
         if (o.Header is not null) o.Progress?.Invoke(o.Header);
         using var scope = NewDisposeScope();
 

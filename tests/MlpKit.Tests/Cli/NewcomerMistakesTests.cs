@@ -40,3 +40,21 @@ public class NewcomerMistakesTests
         Assert.DoesNotContain("NaN", run.Stdout);
     }
 }
+
+public class DamagedWeightsTests
+{
+    [Theory]
+    [InlineData("fusion")]
+    [InlineData("prune-obs")]
+    public void NanWeightsAreOneLineNamingTheBlockBeforeAnyWork(string method)
+    {
+        var dir = TestPaths.TempDir();
+        using (var model = MlpKit.Models.ModelZoo.Create(MlpKit.Models.ModelZoo.Presets("bert", "tiny", vocabSize: 50), seed: 1))
+        {
+            using (TorchSharp.torch.no_grad()) model.FeedForwards[1].GetWeights().Up.fill_(double.NaN);
+            MlpKit.Models.ModelZoo.Save(model, dir);
+        }
+        var r = CliHarness.Run("compress", "--model", dir, "--method", method, "--ratio", "0.5", "--input-format", "ids", "--out", Path.Combine(TestPaths.TempDir(), "out"));
+        CliHarness.AssertUserError(r, "layers.1.mlp", "up.weight", "NaN");
+    }
+}
