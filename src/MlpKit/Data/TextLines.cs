@@ -45,28 +45,16 @@ public static class TextLines
     {
         if (Directory.Exists(path)) throw new MlpKitException($"{path}: is a folder; expected a text file, one example per line");
         if (!File.Exists(path)) throw new MlpKitException($"{path}: file not found");
-        var bytes = File.ReadAllBytes(path);
         var lines = new List<string>();
-        int pos = bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0, number = 0;
-        // Line by line, so an error names the line that holds the bad bytes.
-        while (pos < bytes.Length && lines.Count < max)
-        {
-            number++;
-            int end = Array.IndexOf(bytes, (byte)'\n', pos);
-            if (end < 0) end = bytes.Length;
-            string line;
-            try
+        // Line by line (Raw), so an error names the line that holds the bad bytes.
+        if (max > 0)
+            foreach (var (line, _) in Raw(path))
             {
-                line = Strict.GetString(bytes, pos, end - pos);
+                var trimmed = line.Trim();
+                if (trimmed.Length > 0) lines.Add(trimmed);
+                // Stop before decoding further lines, as a reader of the first `max` examples should.
+                if (lines.Count >= max) break;
             }
-            catch (DecoderFallbackException)
-            {
-                throw MlpKitException.Field(path, $"line {number}", "invalid UTF-8 (the file must be UTF-8 text)");
-            }
-            var trimmed = line.Trim();
-            if (trimmed.Length > 0) lines.Add(trimmed);
-            pos = end + 1;
-        }
         if (lines.Count == 0) throw new MlpKitException($"{path}: no {what} (the file has no non-empty lines)");
         return lines;
     }
