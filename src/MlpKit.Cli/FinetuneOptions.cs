@@ -114,8 +114,7 @@ public sealed class FinetuneOptions
     {
         var run = ctx.Get(Out);
         if (File.Exists(run)) throw new MlpKitException($"--out {run}: exists and is a file; --out names the run folder");
-        if (ctx.Get(Resume) && MlpKit.Training.TrainerCheckpoint.Resolve(Path.Combine(run, "checkpoint")) is null)
-            throw new MlpKitException($"--resume: {Path.Combine(run, "checkpoint")} holds no checkpoint, so there is nothing to resume; run without --resume to start");
+        if (ctx.Get(Resume)) MlpKit.Training.TrainerCheckpoint.ResolveForResume(Path.Combine(run, "checkpoint"));
         if (ctx.GetOrNull(Task) is not null && (ctx.GetOrNull(Train) is not null || ctx.GetOrNull(Dev) is not null))
             throw new MlpKitException("--task and --train/--dev: give one or the other");
     }

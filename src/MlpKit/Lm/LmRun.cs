@@ -23,8 +23,7 @@ public static class LmRun
         if (resume)
         {
             spec = LmRunSpec.Load(runDir);
-            if (TrainerCheckpoint.Resolve(Path.Combine(runDir, "checkpoint")) is null)
-                throw new MlpKitException($"{Path.Combine(runDir, "checkpoint")}: no checkpoint to resume from");
+            TrainerCheckpoint.ResolveForResume(Path.Combine(runDir, "checkpoint"));
         }
         spec.Validate();
         var trainText = LmTokenStream.SplitText(spec.Data, "train");

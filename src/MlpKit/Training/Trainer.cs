@@ -118,9 +118,7 @@ public sealed class Trainer
     (TrainerState State, string? ResumeDir, AdamW? Optimizer) Begin()
     {
         var state = new TrainerState { Method = _method.Name, Seed = _o.Seed };
-        string? resumeDir = _o.Resume && CheckpointDir is not null ? TrainerCheckpoint.Resolve(CheckpointDir) : null;
-        if (_o.Resume && CheckpointDir is not null && resumeDir is null)
-            throw new MlpKitException($"{CheckpointDir}: nothing to resume (no checkpoint there); run without --resume to start a new run");
+        string? resumeDir = _o.Resume && CheckpointDir is not null ? TrainerCheckpoint.ResolveForResume(CheckpointDir) : null;
         if (resumeDir is not null)
         {
             state = TrainerCheckpoint.ReadState(resumeDir);

@@ -69,6 +69,10 @@ public static class TrainerCheckpoint
         return null;
     }
 
+    /// <summary>The checkpoint a --resume continues from; none is a user error (a resume never silently starts over).</summary>
+    public static string ResolveForResume(string dir) => Resolve(dir)
+        ?? throw new MlpKitException($"--resume: {dir} holds no checkpoint, so there is nothing to resume; run without --resume to start");
+
     public static TrainerState ReadState(string dir)
     {
         var path = Path.Combine(dir, StateFile);
