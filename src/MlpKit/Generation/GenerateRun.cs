@@ -48,22 +48,12 @@ public static class GenerateRun
         {
             var prompt = PromptIds(spec, tokenizer.VocabSize, tokenizer.Encode);
             var options = spec.Options;
-            var sequence = new List<long>(prompt);
-            var produced = new List<long>();
-            using var generator = new Generator((ulong)options.Seed);
-            using var noGrad = no_grad();
-            for (int step = 0; step < options.MaxNewTokens; step++)
+            // The model keeps no cache: each step recomputes its training window, the last `context` tokens.
+            var generated = TextGenerator.Decode(prompt, options, long.MaxValue, model.parameters().First().device, sequence =>
             {
-                using var scope = NewDisposeScope();
-                // The model attends within its training window: the last `context` tokens.
                 var window = sequence.Skip(Math.Max(0, sequence.Count - (int)context)).ToArray();
-                var logits = model.call(tensor(window, [1, window.Length])).select(1, -1);
-                long next = TextGenerator.NextToken(logits, options, generator)[0];
-                sequence.Add(next);
-                produced.Add(next);
-                if (options.EosTokenId == next) break;
-            }
-            var generated = produced.ToArray();
+                return model.call(tensor(window, [1, window.Length])).select(1, -1);
+            });
             return new GenerateResult(prompt, generated, tokenizer.Decode(generated.Select(i => (int)i)), Stopped(generated, options));
         }
     }

@@ -10,22 +10,35 @@ public static class TextGenerator
     /// <summary>Continues one prompt; returns only the new tokens.</summary>
     public static long[] Generate(ICausalLanguageModel model, IReadOnlyList<long> prompt, GenerationOptions options)
     {
-        options.Validate();
-        if (prompt.Count == 0) throw new MlpKitException("generation needs a prompt of at least one token");
         var device = model.Module.parameters().First().device;
-        using var generator = new torch.Generator((ulong)options.Seed, device);
-        using var _ = no_grad();
         using var cache = options.UseCache ? model.NewCache() : null;
-        var sequence = new List<long>(prompt);
-        var produced = new List<long>();
-        for (int step = 0; step < options.MaxNewTokens && sequence.Count < model.MaxPositions; step++)
+        return Decode(prompt, options, model.MaxPositions, device, sequence =>
         {
-            using var scope = NewDisposeScope();
             // With a cache only the tokens the cache has not seen go in: the whole prompt first, then one per step.
             var fresh = cache is null ? sequence : sequence.Skip((int)cache.Length).ToList();
             var ids = tensor(fresh.ToArray(), new long[] { 1, fresh.Count }, device: device);
-            var logits = model.Forward(ids, null, cache).select(1, -1);
-            long next = NextToken(logits, options, generator)[0];
+            return model.Forward(ids, null, cache).select(1, -1);
+        });
+    }
+
+    /// <summary>
+    /// The loop every decoder shares: <paramref name="lastLogits"/> gives the next-token logits [1, vocab] for the
+    /// sequence so far; tokens are chosen by <see cref="NextToken"/> until <see cref="GenerationOptions.MaxNewTokens"/>,
+    /// <paramref name="maxLength"/> or the end-of-sequence token. Returns only the new tokens.
+    /// </summary>
+    public static long[] Decode(IReadOnlyList<long> prompt, GenerationOptions options, long maxLength, Device device,
+        Func<IReadOnlyList<long>, Tensor> lastLogits)
+    {
+        options.Validate();
+        if (prompt.Count == 0) throw new MlpKitException("generation needs a prompt of at least one token");
+        using var generator = new torch.Generator((ulong)options.Seed, device);
+        using var _ = no_grad();
+        var sequence = new List<long>(prompt);
+        var produced = new List<long>();
+        for (int step = 0; step < options.MaxNewTokens && sequence.Count < maxLength; step++)
+        {
+            using var scope = NewDisposeScope();
+            long next = NextToken(lastLogits(sequence), options, generator)[0];
             sequence.Add(next);
             produced.Add(next);
             if (options.EosTokenId == next) break;
