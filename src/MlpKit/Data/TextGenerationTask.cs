@@ -16,7 +16,7 @@ public sealed record TextGenerationTask(
 
     public override string ToString() => $"{Name}: generation, train {Train.Count}, dev {Dev.Count}, test {Test.Count}";
 
-    static IReadOnlyList<GenerationExample> Take(IReadOnlyList<GenerationExample> items, int? max, int seed)
+    internal static IReadOnlyList<GenerationExample> Take(IReadOnlyList<GenerationExample> items, int? max, int seed)
     {
         if (max is not { } m || m >= items.Count) return items;
         if (m < 0) throw new MlpKitException($"subsample size {m} must not be negative");

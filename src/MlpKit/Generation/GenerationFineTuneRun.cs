@@ -143,8 +143,8 @@ public static class GenerationFineTuneRun
     /// <summary>A seeded sample of training examples as the ids the model trains on (prompt and target).</summary>
     static ModelBatch CalibrationBatch(GenerationTrainingTask task, GenerationRunSpec spec, int count)
     {
-        var rng = new Random((int)(spec.Trainer.Seed & 0x7FFFFFFF));
-        var sample = spec.Data.Train.OrderBy(_ => rng.Next()).Take(count).ToList();
+        // The same seeded subsample as --max-train draws, as classification's calibration does.
+        var sample = TextGenerationTask.Take(spec.Data.Train, count, (int)(spec.Trainer.Seed & 0x7FFFFFFF));
         if (sample.Count == 0) throw new MlpKitException("calibration: the training set is empty");
         return CompressibleModel.FromTokenIds(sample.Select(e => task.Encoded(e).Ids));
     }
