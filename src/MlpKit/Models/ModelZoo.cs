@@ -36,7 +36,7 @@ public static class ModelZoo
     public static IReadOnlyList<string> PresetNames { get; } = PresetSize.All.Select(p => p.Name).ToList();
 
     /// <summary>The architecture named <paramref name="name"/> (or reading that model_type), or null.</summary>
-    public static ModelArchitecture? Find(string name) => All.FirstOrDefault(a => a.Name == name) ?? All.FirstOrDefault(a => a.Reads(name));
+    public static ModelArchitecture? Find(string name) => All.FirstOrDefault(a => a.Reads(name));
 
     /// <summary>The registry entry for a config, from its model_type; unknown types are a user error.</summary>
     public static ModelArchitecture ArchitectureOf(HfConfig config) => Find(config.ModelType)
