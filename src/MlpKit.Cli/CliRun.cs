@@ -20,6 +20,8 @@ public static class CliRun
     public static int Execute(ParseResult parse, CancellationToken cancel, Func<CliContext, int> body)
     {
         var ctx = CliContext.From(parse, cancel);
+        var finished = new ManualResetEventSlim();
+        using var watchdog = cancel.Register(() => StopSoon(finished));
         try
         {
             return body(ctx);
@@ -42,7 +44,38 @@ public static class CliRun
             if (ctx.Verbose) Console.Error.WriteLine(e);
             return InternalError;
         }
+        finally
+        {
+            finished.Set();
+        }
     }
+
+    /// <summary>
+    /// Ctrl+C: library phases check the token where they can stop cleanly (between training steps, evaluation batches,
+    /// layers). Whatever is still running two seconds later, and is not holding a <see cref="MlpKit.Runtime.GracefulStop"/>
+    /// (the trainer, finishing its step and checkpoint), is stopped here: outputs are written atomically, so nothing
+    /// half-written is left behind, and the next run removes any staging leftovers.
+    /// </summary>
+    static void StopSoon(ManualResetEventSlim finished) => new Thread(() =>
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var lastHeld = TimeSpan.Zero;
+        while (!finished.Wait(100))
+        {
+            // A released hold gets a second more, for the command to say where its checkpoint is.
+            if (MlpKit.Runtime.GracefulStop.Held) lastHeld = clock.Elapsed;
+            if (clock.Elapsed.TotalSeconds < 2 || MlpKit.Runtime.GracefulStop.Held || (lastHeld > TimeSpan.Zero && (clock.Elapsed - lastHeld).TotalSeconds < 1)) continue;
+            Console.Error.WriteLine("mlpkit: interrupted");
+            Console.Error.Flush();
+            // _exit, not Environment.Exit: the main thread is inside libtorch, and running its static destructors
+            // under it would turn a clean stop into a crash report.
+            if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS()) ExitNow(Interrupted);
+            Environment.Exit(Interrupted);
+        }
+    }) { IsBackground = true, Name = "mlpkit-interrupt" }.Start();
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "_exit")]
+    static extern void ExitNow(int status);
 
     /// <summary>The one-line message for errors caused by the user's input, or null for program faults.</summary>
     static string? UserMessage(Exception e) => e switch

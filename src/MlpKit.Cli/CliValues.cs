@@ -1,4 +1,6 @@
+using System.CommandLine;
 using System.Globalization;
+using MlpKit.Checkpoints;
 
 namespace MlpKit.Cli;
 
@@ -26,4 +28,23 @@ public static class CliValues
 
     /// <summary>A measured figure with four significant digits, or "-" when it was not measured.</summary>
     public static string Format(double? v) => v is double d ? d.ToString("G4", CultureInfo.InvariantCulture) : "-";
+
+    /// <summary>
+    /// Marks <paramref name="option"/> as a folder the command writes: checked when the command line is parsed, before
+    /// anything loads, so a path that cannot be written is one line and exit 2 instead of a failure after the work.
+    /// </summary>
+    public static Option<T> OutputFolder<T>(this Option<T> option) => Output(option, OutputPath.FolderProblem);
+
+    /// <summary>As <see cref="OutputFolder{T}"/>, for a file the command writes.</summary>
+    public static Option<T> OutputFile<T>(this Option<T> option) => Output(option, OutputPath.FileProblem);
+
+    static Option<T> Output<T>(Option<T> option, Func<string, string?> problem)
+    {
+        option.Validators.Add(r =>
+        {
+            if (r.Implicit) return;   // a default location is checked where it is resolved
+            if (r.GetValueOrDefault<T>() is string path && problem(path) is { } p) r.AddError($"{option.Name} {path}: {p}");
+        });
+        return option;
+    }
 }

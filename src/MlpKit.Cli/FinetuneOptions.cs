@@ -23,14 +23,17 @@ public sealed class FinetuneOptions
     public readonly Option<int> MaxLength = new("--max-length") { DefaultValueFactory = _ => 128 };
     public readonly Option<string> MethodName = new("--method") { Description = $"Fine-tuning method: {string.Join(", ", FineTuneMethods.Names)}", DefaultValueFactory = _ => "sparsegrad" };
     public readonly Option<string[]> MethodOption = new("--method-option") { Description = "Method options as name=value (the same options as the method flags above)", AllowMultipleArgumentsPerToken = true };
-    readonly List<(string Name, Option<string?> Flag)> _methodFlags = [];
+    readonly List<(string Name, Option Flag)> _methodFlags = [];
     public readonly Option<double> Epochs = new("--epochs") { DefaultValueFactory = _ => 3 };
     public readonly Option<long> MaxSteps = new("--max-steps") { Description = "Optimizer steps (overrides --epochs)", DefaultValueFactory = _ => 0 };
     public readonly Option<int> Batch = new("--batch-size") { DefaultValueFactory = _ => 16 };
     public readonly Option<int> Accum = new("--grad-accum") { DefaultValueFactory = _ => 1 };
-    public readonly Option<double> Lr = new("--lr") { DefaultValueFactory = _ => 2e-4 };
+    public readonly Option<double?> Lr = new("--lr")
+    {
+        Description = $"Peak learning rate (default: the method's own, {FineTuneMethods.DescribeLearningRates()}; with --train-rest, full's for every method)",
+    };
     public readonly Option<double> Wd = new("--weight-decay") { DefaultValueFactory = _ => 0.01 };
-    public readonly Option<double> Warmup = new("--warmup-ratio") { DefaultValueFactory = _ => 0.06 };
+    public readonly Option<double> Warmup = new("--warmup-ratio") { DefaultValueFactory = _ => FineTuneRun.DefaultWarmupRatio };
     public readonly Option<string> Schedule = new("--schedule") { DefaultValueFactory = _ => "linear" };
     public readonly Option<double> Clip = new("--clip") { DefaultValueFactory = _ => 1.0 };
     public readonly Option<long> EvalEvery = new("--eval-every") { Description = "Evaluate on dev every N steps (0: at the end)", DefaultValueFactory = _ => 0 };
@@ -45,14 +48,17 @@ public sealed class FinetuneOptions
         DefaultValueFactory = _ => "standalone",
     };
     public readonly Option<bool> NoProgress = new("--no-progress") { Description = "No live progress line on stderr" };
-    public readonly Option<string> Out = new("--out", "-o") { Description = "Run directory", Required = true };
+    public readonly Option<string> Out = new Option<string>("--out", "-o") { Description = "Run directory", Required = true }.OutputFolder();
 
     public FinetuneOptions()
     {
         Schedule.AcceptOnlyFromAmong("linear", "cosine", "constant");
         FusionScale.AcceptOnlyFromAmong([.. StandaloneScales.ModeNames]);
+        // A true/false option is a switch (--train-rest), which also takes an explicit value (--train-rest false).
         foreach (var (name, declarations) in FineTuneMethods.OptionNames())
-            _methodFlags.Add((name, new Option<string?>("--" + name) { Description = Describe(declarations) }));
+            _methodFlags.Add((name, declarations.All(d => d.Kind == MethodOptionKind.Bool)
+                ? new Option<bool>("--" + name) { Description = Describe(declarations) }
+                : new Option<string?>("--" + name) { Description = Describe(declarations) }));
     }
 
     /// <summary>"lora: rank r of the adapters (integer in [1, 65536], default 8)"; one entry per distinct declaration.</summary>
@@ -79,7 +85,7 @@ public sealed class FinetuneOptions
         var options = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (name, flag) in _methodFlags)
         {
-            if (ctx.GetOrNull(flag) is not { } value) continue;
+            if (FlagValue(ctx, flag) is not { } value) continue;
             if (method.Options.All(o => o.Name != name))
                 throw new MlpKitException($"--{name}: not an option of --method {method.Name} (its options: {string.Join(", ", method.Options.Select(o => "--" + o.Name))})");
             options[name] = value;
@@ -94,10 +100,21 @@ public sealed class FinetuneOptions
         return options;
     }
 
+    static string? FlagValue(CliContext ctx, Option flag) => flag switch
+    {
+        Option<bool> b => ctx.Parse.GetResult(b) is null or { Implicit: true } ? null : ctx.Get(b) ? "true" : "false",
+        Option<string?> s => ctx.GetOrNull(s),
+        _ => throw new InvalidOperationException(flag.Name),
+    };
+
+    /// <summary>--lr, or the method's default learning rate (<see cref="FineTuneMethods.DefaultLearningRate"/>).</summary>
+    public double LearningRate(CliContext ctx) =>
+        ctx.GetOrNull(Lr) ?? FineTuneMethods.DefaultLearningRate(FineTuneMethods.Create(ctx.Get(MethodName), Method(ctx)));
+
     public TrainerOptions Trainer(CliContext ctx, string? plotTitle = null) => new()
     {
         OutDir = ctx.Get(Out), Epochs = ctx.Get(Epochs), MaxSteps = ctx.Get(MaxSteps), BatchSize = ctx.Get(Batch),
-        GradAccumulation = ctx.Get(Accum), LearningRate = ctx.Get(Lr), WeightDecay = ctx.Get(Wd), WarmupRatio = ctx.Get(Warmup),
+        GradAccumulation = ctx.Get(Accum), LearningRate = LearningRate(ctx), WeightDecay = ctx.Get(Wd), WarmupRatio = ctx.Get(Warmup),
         Decay = ctx.Get(Schedule) switch { "cosine" => LrDecay.Cosine, "constant" => LrDecay.Constant, _ => LrDecay.Linear },
         ClipNorm = ctx.Get(Clip), EvalEvery = ctx.Get(EvalEvery), Patience = ctx.Get(Patience),
         CheckpointEvery = ctx.Get(CheckpointEvery), CheckpointMinutes = ctx.Get(CheckpointMinutes), Seed = ctx.Seed, Resume = ctx.Get(Resume), Progress = !ctx.Get(NoProgress),

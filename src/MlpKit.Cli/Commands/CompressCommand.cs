@@ -25,8 +25,8 @@ public static class CompressCommand
         ntkKind.AcceptOnlyFromAmong("sign", "sgd");
         var restarts = new Option<int?>("--restarts") { Description = "k-means restarts (default 3; the reference code uses 30)" };
         var fold = new Option<bool>("--fold-scale") { Description = "Fusion: fold the cluster sizes into W2 instead of keeping them as a frozen scale" };
-        var output = new Option<string?>("--out", "-o") { Description = "Directory for the compressed checkpoint" };
-        var report = new Option<string?>("--report") { Description = "Write the JSON report here" };
+        var output = new Option<string?>("--out", "-o") { Description = "Directory for the compressed checkpoint" }.OutputFolder();
+        var report = new Option<string?>("--report") { Description = "Write the JSON report here" }.OutputFile();
         var sweep = new Option<string?>("--sweep") { Description = "Comma-separated ratios: compare methods at each (no checkpoint written)" };
         var methods = new Option<string>("--methods") { Description = "Methods compared by --sweep", DefaultValueFactory = _ => "fusion,fusion-noscale,prune,drop,sketch" };
         var repair = new Option<string>("--repair") { Description = "After compressing a block, re-fit its output weights on the calibration tokens: none, bias (FLAP-style) or lstsq (ridge least squares)", DefaultValueFactory = _ => "none" };
@@ -34,7 +34,7 @@ public static class CompressCommand
         var repairTarget = new Option<string>("--repair-target") { Description = "block: match each block's own output; residual: also absorb the drift of its input (post-LN encoders)", DefaultValueFactory = _ => "block" };
         repairTarget.AcceptOnlyFromAmong("block", "residual");
         var sequential = new Option<bool>("--repair-sequential") { Description = "Repair each block on the activations of the already-compressed model before it (default: the original model's)" };
-        var plot = new Option<string?>("--plot") { Description = "PNG plot of NTK and output error vs ratio (with --sweep)" };
+        var plot = new Option<string?>("--plot") { Description = "PNG plot of NTK and output error vs ratio (with --sweep)" }.OutputFile();
         var command = new Command("compress", "Compress feed-forward blocks (MLP Fusion and baselines) and report output/NTK errors")
         {
             model, method, ratio, hidden, budget, layers, ntkKind, restarts, fold, output, report, sweep, methods, plot, repair, repairTarget, sequential,

@@ -16,7 +16,7 @@ public static class DemoCommand
 {
     public static Command Create()
     {
-        var output = new Option<string>("--out", "-o") { Description = "Folder for the demo's checkpoint, ONNX file, reports and plot", DefaultValueFactory = _ => Path.Combine("runs", "demo") };
+        var output = new Option<string>("--out", "-o") { Description = "Folder for the demo's checkpoint, ONNX file, reports and plot", DefaultValueFactory = _ => Path.Combine("runs", "demo") }.OutputFolder();
         var model = new Option<string>("--model", "-m") { Description = "Sentence encoder to compress (minilm, arctic-xs, use-lite or a folder)", DefaultValueFactory = _ => "minilm" };
         var ratio = new Option<double>("--ratio") { Description = "Fraction of each FFN's hidden neurons kept", DefaultValueFactory = _ => 0.5 };
         var methods = new Option<string>("--methods") { Description = "Methods compared at that ratio", DefaultValueFactory = _ => "prune-obs,fusion,prune-act" };

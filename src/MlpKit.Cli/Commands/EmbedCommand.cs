@@ -10,7 +10,7 @@ public static class EmbedCommand
     {
         var model = new Option<string>("--model", "-m") { Description = "Sentence encoder: minilm, arctic-xs, use-lite or a BERT/RoBERTa model directory", Required = true };
         var input = new Option<string>("--input", "-i") { Description = "UTF-8 text file, one sentence per line (blank lines skipped)", Required = true };
-        var output = new Option<string>("--out", "-o") { Description = "JSON Lines file to write: {\"text\": ..., \"embedding\": [...]} per sentence", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "JSON Lines file to write: {\"text\": ..., \"embedding\": [...]} per sentence", Required = true }.OutputFile();
         var pooling = new Option<string?>("--pooling") { Description = "mean, cls or max (default: the model's own, from its sentence-transformers files; else mean)" };
         pooling.AcceptOnlyFromAmong("mean", "cls", "max");
         var normalize = new Option<bool?>("--normalize") { Description = "L2-normalise the embeddings (default: the model's own setting)" };

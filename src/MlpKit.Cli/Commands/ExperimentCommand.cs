@@ -15,13 +15,14 @@ public static class ExperimentCommand
         var command = new Command("experiment", "Reproduction experiments");
         command.Subcommands.Add(CreateSigmaMoe());
         command.Subcommands.Add(SparseGradExperimentCommand.Create());
+        command.Subcommands.Add(DefaultsExperimentCommand.Create());
         return command;
     }
 
     static Command CreateSigmaMoe()
     {
         var minutes = new Option<double>("--minutes") { Description = "Time budget for the whole family (sets the steps per variant)", DefaultValueFactory = _ => 60 };
-        var output = new Option<string>("--out") { Description = "Report folder", DefaultValueFactory = _ => "sigma-moe-report" };
+        var output = new Option<string>("--out") { Description = "Report folder", DefaultValueFactory = _ => "sigma-moe-report" }.OutputFolder();
         var steps = new Option<long>("--steps") { Description = "Steps per variant instead of the time budget" };
         var variants = new Option<string>("--variants") { Description = "Semicolon-separated variants; NAME or NAME:key=value,... (experts, expert-size, k, selection), e.g. sigma-moe:selection=softmax-after", DefaultValueFactory = _ => string.Join(";", SigmaMoeExperiment.DefaultVariants) };
         var attention = new Option<string>("--attention") { Description = "Attention of every variant: rope, or xl (Transformer-XL relative attention, consecutive segments with memory)", DefaultValueFactory = _ => "rope" };

@@ -11,7 +11,7 @@ public static class ExportCommand
         var format = new Option<string>("--format") { Description = "Output format", DefaultValueFactory = _ => "onnx" };
         format.AcceptOnlyFromAmong("onnx");
         var model = new Option<string>("--model", "-m") { Description = "A BERT checkpoint folder (e.g. from compress or finetune) or minilm / arctic-xs", Required = true };
-        var output = new Option<string>("--out", "-o") { Description = "The .onnx file to write", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "The .onnx file to write", Required = true }.OutputFile();
         var command = new Command("export", "Export a BERT encoder to ONNX (inputs input_ids/attention_mask/token_type_ids, output last_hidden_state)") { format, model, output };
         CliRun.SetAction(command, ctx =>
         {

@@ -45,8 +45,10 @@ public static class FinetuneCommand
             ctx.InitTorch();
             var kind = TaskKind(ctx.GetOrNull(o.Task), ctx.Get(taskType), ctx.Parse.GetResult(taskType) is { Implicit: false });
             var columns = new TaskFileColumns(ctx.Get(textCol), ctx.Get(pairCol), ctx.Get(labelCol));
-            var data = LoadTask(kind, ctx.GetOrNull(o.Task), ctx.GetOrNull(o.Train), ctx.GetOrNull(o.Dev), ctx.GetOrNull(o.Test), columns)
-                .Subsample(ctx.GetOrNull(o.MaxTrain), ctx.GetOrNull(o.MaxEval), ctx.GetOrNull(o.MaxEval), (int)ctx.Seed);
+            ITextTask data;
+            using (new MlpKit.Runtime.SlowPhaseNotice($"loading {ctx.GetOrNull(o.Task) ?? ctx.GetOrNull(o.Train)}", !ctx.Get(o.NoProgress)))
+                data = LoadTask(kind, ctx.GetOrNull(o.Task), ctx.GetOrNull(o.Train), ctx.GetOrNull(o.Dev), ctx.GetOrNull(o.Test), columns)
+                    .Subsample(ctx.GetOrNull(o.MaxTrain), ctx.GetOrNull(o.MaxEval), ctx.GetOrNull(o.MaxEval), (int)ctx.Seed);
             var name = ctx.Get(o.MethodName);
             var run = ctx.Get(o.Out);
             var spec = new FineTuneRunSpec(ctx.Get(o.Model), data, name, methodOptions, o.Trainer(ctx), ctx.Get(o.MaxLength))

@@ -10,7 +10,7 @@ public static class ImportCommand
     public static Command Create()
     {
         var onnx = new Option<string>("--onnx") { Description = "A BERT-family encoder exported to ONNX (weights inside the file)", Required = true };
-        var output = new Option<string>("--out", "-o") { Description = "Folder to write (config.json, model.safetensors, tokenizer, pooling)", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Folder to write (config.json, model.safetensors, tokenizer, pooling)", Required = true }.OutputFolder();
         var vocab = new Option<string?>("--vocab") { Description = "The model's WordPiece vocab.txt, copied as its tokenizer" };
         var cased = new Option<bool>("--cased") { Description = "The vocabulary is cased (default: lower-case the text, as uncased BERTs do)" };
         var pooling = new Option<string?>("--pooling") { Description = "Write sentence-transformers pooling files: mean, cls or max" };

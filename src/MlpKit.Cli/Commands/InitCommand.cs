@@ -13,7 +13,7 @@ public static class InitCommand
         arch.AcceptOnlyFromAmong(ModelZoo.Architectures.ToArray());
         var preset = new Option<string>("--preset") { Description = "Size: tiny (2 layers, hidden 64) or small (4 layers, hidden 256)", DefaultValueFactory = _ => "tiny" };
         preset.AcceptOnlyFromAmong(ModelZoo.PresetNames.ToArray());
-        var output = new Option<string>("--out", "-o") { Description = "Directory to write config.json and model.safetensors to", Required = true };
+        var output = new Option<string>("--out", "-o") { Description = "Directory to write config.json and model.safetensors to", Required = true }.OutputFolder();
         var vocab = new Option<long?>("--vocab-size") { Description = "Vocabulary size (default: the tokenizer's, else the real model's)" };
         var labels = new Option<int>("--num-labels") { Description = "Add a sequence-classification head with this many classes (bert, roberta)", DefaultValueFactory = _ => 0 };
         var force = new Option<bool>("--force") { Description = "Overwrite a model already in --out" };

@@ -28,16 +28,17 @@ public static class SparseGradExperimentCommand
         var maxEval = new Option<int?>("--max-eval") { Description = "Dev and test examples per run" };
         var steps = new Option<long>("--steps") { Description = "Optimizer steps per run", DefaultValueFactory = _ => 100 };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 16 };
-        var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-3 };
+        var lr = new Option<double?>("--lr") { Description = $"One learning rate for every method (default: each method's own, {FineTuneMethods.DescribeLearningRates()})" };
+        var trainRest = new Option<bool>("--train-rest") { Description = "Every method also trains everything but the MLP linears (the SparseGrad paper's protocol)" };
         var methodLr = new Option<string[]>("--method-lr") { Description = "Per-method learning rate as method=value (e.g. full=2e-4)", AllowMultipleArgumentsPerToken = true };
         var calib = new Option<int>("--calibration-steps") { Description = "SparseGrad calibration batches", DefaultValueFactory = _ => 10 };
         var maxLength = new Option<int>("--max-length") { DefaultValueFactory = _ => 128 };
         var progress = new Option<bool>("--progress") { Description = "Live progress line for each run" };
-        var output = new Option<string>("--out", "-o") { Description = "Output folder (table, JSON, plot, runs/)", DefaultValueFactory = _ => "sparsegrad-experiment" };
+        var output = new Option<string>("--out", "-o") { Description = "Output folder (table, JSON, plot, runs/)", DefaultValueFactory = _ => "sparsegrad-experiment" }.OutputFolder();
 
         var command = new Command("sparsegrad", "Fine-tune with full, lora, meprop and sparsegrad at a matched memory budget over seeds; write table + plot")
         {
-            model, tasks, train, dev, test, methods, seeds, density, maxTrain, maxEval, steps, batch, lr, methodLr, calib, maxLength, progress, output,
+            model, tasks, train, dev, test, methods, seeds, density, maxTrain, maxEval, steps, batch, lr, methodLr, trainRest, calib, maxLength, progress, output,
         };
         CliRun.SetAction(command, ctx =>
         {
@@ -71,7 +72,7 @@ public static class SparseGradExperimentCommand
             {
                 Model = ctx.Get(model), Tasks = taskList, Methods = Split(ctx.Get(methods)), Seeds = ctx.Get(seeds), BaseSeed = ctx.Seed,
                 Density = ctx.Get(density), MaxTrain = ctx.GetOrNull(maxTrain), MaxEval = ctx.GetOrNull(maxEval), Steps = ctx.Get(steps),
-                BatchSize = ctx.Get(batch), LearningRate = ctx.Get(lr), MethodLearningRates = lrs, CalibrationSteps = ctx.Get(calib),
+                BatchSize = ctx.Get(batch), LearningRate = ctx.GetOrNull(lr), MethodLearningRates = lrs, TrainRest = ctx.Get(trainRest), CalibrationSteps = ctx.Get(calib),
                 MaxLength = ctx.Get(maxLength), OutDir = ctx.Get(output), Progress = ctx.Get(progress),
             };
             if (options.Steps < 1) throw new MlpKitException($"--steps {options.Steps}: must be at least 1");

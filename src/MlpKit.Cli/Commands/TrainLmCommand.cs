@@ -33,7 +33,7 @@ public static class TrainLmCommand
         var evalTokens = new Option<long>("--eval-tokens") { Description = "Valid tokens scored at periodic evaluations (0 = all)", DefaultValueFactory = _ => LmRunSpec.DefaultEvalTokens };
         var reportTokens = new Option<long>("--report-tokens") { Description = "Valid tokens scored for report.json at the end (0 = all; eval-lm scores a whole split)", DefaultValueFactory = _ => LmRunSpec.DefaultReportTokens };
         var ckptEvery = new Option<long>("--checkpoint-every") { Description = "Checkpoint every N steps (and on stop)", DefaultValueFactory = _ => d.CheckpointEvery };
-        var output = new Option<string>("--out") { Description = "Run folder", Required = true };
+        var output = new Option<string>("--out") { Description = "Run folder", Required = true }.OutputFolder();
         var resume = new Option<bool>("--resume") { Description = "Continue RUN exactly from its checkpoint with its saved config" };
         var command = new Command("train-lm", "Train a pre-LN decoder-only language model with any feed-forward variant (Ctrl+C saves a checkpoint)")
         {

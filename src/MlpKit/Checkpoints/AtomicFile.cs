@@ -47,8 +47,10 @@ public static partial class AtomicFile
             var full = Path.GetFullPath(path);
             var dir = Path.GetDirectoryName(full)!;
             Directory.CreateDirectory(dir);
-            // A dot-prefixed name keeps the half-written file out of globbing tools and listings.
-            var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+            RemoveStaleTemps(dir, Path.GetFileName(full));
+            // A dot-prefixed name keeps the half-written file out of globbing tools and listings; the writer's process
+            // id in it lets a later write tell a killed writer's leftover from a write still under way.
+            var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}-{Guid.NewGuid():N}.tmp");
             stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
             return temp;
         }
@@ -93,6 +95,33 @@ public static partial class AtomicFile
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
         }
+    }
+
+    /// <summary>Deletes temporaries of <paramref name="name"/> whose writing process is gone (killed mid-write).</summary>
+    static void RemoveStaleTemps(string dir, string name)
+    {
+        var prefix = $".{name}.";
+        foreach (var temp in Directory.EnumerateFiles(dir, $".{name}.*.tmp"))
+        {
+            var middle = Path.GetFileName(temp)[prefix.Length..^".tmp".Length];
+            var dash = middle.IndexOf('-');
+            // Temporaries of the older naming (no process id) cannot belong to a live writer of this version.
+            if (dash > 0 && int.TryParse(middle[..dash], out var pid) && ProcessAlive(pid)) continue;
+            if (middle.Contains('.')) continue;   // another file's temporary whose name starts with ours
+            TryDelete(temp);
+        }
+    }
+
+    static bool ProcessAlive(int pid)
+    {
+        if (pid == Environment.ProcessId) return true;
+        try
+        {
+            using var p = System.Diagnostics.Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
     }
 
     static void TryDelete(string temp)

@@ -17,15 +17,19 @@ public sealed record SparseGradExperimentOptions
     public int? MaxEval { get; init; }
     public long Steps { get; init; } = 100;
     public int BatchSize { get; init; } = 16;
-    public double LearningRate { get; init; } = 1e-3;
+    /// <summary>One learning rate for every method; null: each method's default (<see cref="FineTuneMethods.DefaultLearningRate"/>).</summary>
+    public double? LearningRate { get; init; }
     /// <summary>Per-method learning rates (methods tolerate different step sizes: full fine-tuning a smaller one).</summary>
     public IReadOnlyDictionary<string, double> MethodLearningRates { get; init; } = new Dictionary<string, double>();
     public int CalibrationSteps { get; init; } = 10;
+    /// <summary>Every method under the train-rest protocol (the SparseGrad paper's): everything but the MLP linears trains too.</summary>
+    public bool TrainRest { get; init; }
     public int MaxLength { get; init; } = 128;
     public string OutDir { get; init; } = "sparsegrad-experiment";
     public bool Progress { get; init; }
 
-    public double LearningRateFor(string method) => MethodLearningRates.TryGetValue(method, out var lr) ? lr : LearningRate;
+    public double LearningRateFor(string method, IReadOnlyDictionary<string, string> options) =>
+        MethodLearningRates.TryGetValue(method, out var lr) ? lr : LearningRate ?? FineTuneMethods.DefaultLearningRate(FineTuneMethods.Create(method, options));
 }
 
 /// <summary>
@@ -65,11 +69,12 @@ public static class SparseGradExperiment
                     cancel.ThrowIfCancellationRequested();
                     var options = new Dictionary<string, string>(budget.OptionsFor(method), StringComparer.Ordinal);
                     if (method is "sparsegrad" or MlpKit.FineTuning.FusionSparseGrad.FusionSparseGradConfig.MethodName) options["calibration-steps"] = o.CalibrationSteps.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    if (o.TrainRest) options["train-rest"] = "true";
                     var runDir = Path.Combine(o.OutDir, "runs", Safe(data.Name), method, $"seed{seed}");
                     var trainer = new TrainerOptions
                     {
-                        OutDir = runDir, MaxSteps = o.Steps, BatchSize = o.BatchSize, LearningRate = o.LearningRateFor(method),
-                        WarmupRatio = 0.06, Seed = seed, Progress = o.Progress,
+                        OutDir = runDir, MaxSteps = o.Steps, BatchSize = o.BatchSize, LearningRate = o.LearningRateFor(method, options),
+                        WarmupRatio = FineTuneRun.DefaultWarmupRatio, Seed = seed, Progress = o.Progress,
                     };
                     var r = FineTuneRun.Run(new FineTuneRunSpec(o.Model, data, method, options, trainer, o.MaxLength), cancel);
                     var second = r.Spec.IsRegression ? "spearman" : "macro_f1";

@@ -10,6 +10,8 @@ namespace MlpKit.FineTuning;
 public interface IFineTuneMethod
 {
     string Name { get; }
+    /// <summary>Whether everything outside the MLP linears trains too (the train-rest protocol).</summary>
+    bool TrainsRest { get; }
     IFineTuneAdapter Inject(nn.Module model, FineTuneContext context);
 }
 
@@ -22,6 +24,9 @@ public sealed class FineTuneContext
     /// the training data position, so calibration never changes which batches training sees.
     /// </summary>
     public Func<int, IEnumerable<Tensor>>? CalibrationLosses { get; init; }
+
+    /// <summary>Where a method's own long preparation (SparseGrad's calibration) reports progress; null: silent.</summary>
+    public Action<string>? Progress { get; init; }
 
     /// <summary>The adapter's own saved state when resuming; a method rebuilds from it instead of recalibrating.</summary>
     public IReadOnlyDictionary<string, Tensor>? ResumeState { get; init; }

@@ -6,20 +6,38 @@ using MlpKit.FineTuning.SparseGrad;
 
 namespace MlpKit.FineTuning;
 
-/// <summary>A registered fine-tuning method: its name, the options it declares, and how to build it from name=value options.</summary>
-public sealed record FineTuneMethodEntry(string Name, IReadOnlyList<MethodOptionInfo> Options, Func<IReadOnlyDictionary<string, string>?, IFineTuneMethod> Create);
+/// <summary>
+/// A registered fine-tuning method: its name, the options it declares, its default learning rate (the strict protocol,
+/// where only the method's parameters and the head train), and how to build it from name=value options.
+/// </summary>
+public sealed record FineTuneMethodEntry(string Name, IReadOnlyList<MethodOptionInfo> Options, double LearningRate,
+    Func<IReadOnlyDictionary<string, string>?, IFineTuneMethod> Create);
 
 /// <summary>The fine-tuning methods by name, so the CLI, experiments and tests can enumerate them (one line each).</summary>
 public static class FineTuneMethods
 {
     public static IReadOnlyList<FineTuneMethodEntry> All { get; } =
     [
-        new("full", FullConfig.Options.Declared, o => new FullInjector(FullConfig.From(o))),
-        new("lora", LoraConfig.Options.Declared, o => new LoraInjector(LoraConfig.From(o))),
-        new("meprop", MePropConfig.Options.Declared, o => new MePropInjector(MePropConfig.From(o))),
-        new("sparsegrad", SparseGradConfig.Options.Declared, o => new SparseGradInjector(SparseGradConfig.From(o))),
-        new(FusionSparseGradConfig.MethodName, FusionSparseGradConfig.Options.Declared, o => new FusionSparseGradMethod(FusionSparseGradConfig.From(o))),
+        // Learning rates: see "Default learning rates" in FineTuning/README.md for where each comes from and the sweep
+        // that checks it. Methods that train few parameters take larger steps.
+        new("full", FullConfig.Options.Declared, 4e-4, o => new FullInjector(FullConfig.From(o))),
+        new("lora", LoraConfig.Options.Declared, 8e-3, o => new LoraInjector(LoraConfig.From(o))),
+        new("meprop", MePropConfig.Options.Declared, 4e-4, o => new MePropInjector(MePropConfig.From(o))),
+        new("sparsegrad", SparseGradConfig.Options.Declared, 8e-3, o => new SparseGradInjector(SparseGradConfig.From(o))),
+        new(FusionSparseGradConfig.MethodName, FusionSparseGradConfig.Options.Declared, 8e-3, o => new FusionSparseGradMethod(FusionSparseGradConfig.From(o))),
     ];
+
+    /// <summary>
+    /// The learning rate a run of <paramref name="method"/> uses when none is given: the method's own, or under
+    /// train-rest full fine-tuning's, because there attention and embeddings train at that rate too (as in the
+    /// SparseGrad paper, whose rates for every method are close to full fine-tuning's).
+    /// </summary>
+    public static double DefaultLearningRate(IFineTuneMethod method) =>
+        method.TrainsRest ? Get("full").LearningRate : Get(method.Name).LearningRate;
+
+    /// <summary>"full 1e-4, lora 2e-3, ..." for --help.</summary>
+    public static string DescribeLearningRates() =>
+        string.Join(", ", All.Select(m => $"{m.Name} {m.LearningRate.ToString("0.#e0", System.Globalization.CultureInfo.InvariantCulture)}"));
 
     public static IReadOnlyList<string> Names => All.Select(m => m.Name).ToList();
 

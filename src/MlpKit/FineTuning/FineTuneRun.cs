@@ -70,6 +70,9 @@ public static class FineTuneRun
 {
     public const string MetricsFile = "metrics.json";
 
+    /// <summary>finetune's warm-up: 6% of the steps, as in BERT's and RoBERTa's GLUE recipes.</summary>
+    public const double DefaultWarmupRatio = 0.06;
+
     /// <summary>Runs <paramref name="spec"/>; a started <paramref name="clock"/> counts the caller's setup (data loading) in total_seconds.</summary>
     public static FineTuneRunResult Run(FineTuneRunSpec spec, CancellationToken cancel = default, Stopwatch? clock = null)
     {
@@ -84,12 +87,20 @@ public static class FineTuneRun
         ProcessMemory.ResetPeak();
         var method = FineTuneMethods.Create(spec.Method, spec.MethodOptions);
         // The head is the only freshly initialised part: seeding first makes a resumed run rebuild it identically.
-        var (classifier, encoder, tokenizerDir) = LoadClassifier(spec.Model, classes, spec.MaxLength, spec.Trainer.Seed);
+        ITextClassifier classifier;
+        ITransformerModel encoder;
+        string? tokenizerDir;
+        using (new MlpKit.Runtime.SlowPhaseNotice($"loading {spec.Model}", spec.Trainer.Progress))
+            (classifier, encoder, tokenizerDir) = LoadClassifier(spec.Model, classes, spec.MaxLength, spec.Trainer.Seed);
         using var module = classifier.Module;
         ITrainingTask task;
         Func<EvalResult> evaluateTest;
-        if (spec.Data is TextClassificationTask cls) { var c = new ClassificationTrainingTask(classifier, cls); task = c; evaluateTest = c.EvaluateTest; }
-        else { var r = new RegressionTrainingTask(classifier, (TextRegressionTask)spec.Data); task = r; evaluateTest = r.EvaluateTest; }
+        // Scoring thousands of examples takes minutes on a CPU: it reports progress and stops on Ctrl+C.
+        EvalWatch Watch(string split) => new(cancel, spec.Trainer.Progress
+            ? (done, total) => Console.Error.WriteLine($"  evaluating {split}: {done}/{total} examples")
+            : null);
+        if (spec.Data is TextClassificationTask cls) { var c = new ClassificationTrainingTask(classifier, cls) { WatchFor = Watch }; task = c; evaluateTest = c.EvaluateTest; }
+        else { var r = new RegressionTrainingTask(classifier, (TextRegressionTask)spec.Data) { WatchFor = Watch }; task = r; evaluateTest = r.EvaluateTest; }
 
         var modelDir = ModelSource.DirectoryOrNull(spec.Model);
         var counts = modelDir is not null ? FusionCounts.Load(modelDir) : new Dictionary<string, Tensor>();
@@ -123,7 +134,7 @@ public static class FineTuneRun
         EvalResult dev, test;
         using (no_grad())
         {
-            dev = task.Evaluate();
+            dev = trainer.FinalDev ?? task.Evaluate();
             test = evaluateTest();
         }
 
@@ -155,11 +166,13 @@ public static class FineTuneRun
         adapter.Merge();
         scales?.Fold();
         var merged = Path.Combine(run, "model");
-        ModelZoo.Save(encoder, merged);
-        // The merged model is still fused: keeping its cluster sizes lets a later finetune or ntk run use them.
-        if (counts.Count > 0) FusionCounts.Save(merged, counts);
-        // The merged model keeps the tokenizer it was trained with, so RUN/model is usable on its own.
-        if (tokenizerDir is not null) TokenizerFiles.Copy(tokenizerDir, merged);
+        ModelZoo.SaveWhole(encoder, merged, dir =>
+        {
+            // The merged model is still fused: keeping its cluster sizes lets a later finetune or ntk run use them.
+            if (counts.Count > 0) FusionCounts.Save(dir, counts);
+            // The merged model keeps the tokenizer it was trained with, so RUN/model is usable on its own.
+            if (tokenizerDir is not null) TokenizerFiles.Copy(tokenizerDir, dir);
+        });
         SafeTensors.Save(Path.Combine(run, "head.safetensors"), new Dictionary<string, Tensor>
         {
             ["weight"] = classifier.Head.weight!.detach(),
@@ -184,7 +197,7 @@ public static class FineTuneRun
             ["dev"] = RunMetrics.Score(dev),
             ["test"] = RunMetrics.Score(test),
         };
-        RunMetrics.AddRunFigures(metrics, result, footprint, peak, totalSeconds, spec.Trainer.Seed);
+        RunMetrics.AddRunFigures(metrics, result, footprint, peak, totalSeconds, spec.Trainer);
         metrics["fusion_scale"] = fused ? StandaloneScales.ModeNames[(int)spec.FusionScale] : null;
         if (compression is not null)
         {

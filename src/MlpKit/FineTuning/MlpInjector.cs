@@ -18,14 +18,17 @@ public abstract class MlpInjector<TConfig>(string name, TConfig config) : IFineT
     /// <summary>The MLP linears whose names match <paramref name="targets"/>; none is a user error naming the method.</summary>
     protected List<MlpLinear> Targets(nn.Module model, string targets) => MlpLinears.FindTargets(model, targets, Name);
 
+    public bool TrainsRest => Config.TrainRest;
+
     /// <summary>
-    /// Freezes every parameter except the train-also names and those <paramref name="alsoTrain"/> accepts; returns the
-    /// ones left trainable (dense AdamW).
+    /// Freezes every parameter except the train-also names, everything outside the MLP linears under train-rest, and
+    /// those <paramref name="alsoTrain"/> accepts; returns the ones left trainable (dense AdamW).
     /// </summary>
     protected List<TrainableParameter> FreezeExcept(nn.Module model, Func<string, bool>? alsoTrain = null)
     {
         var also = Config.TrainAlsoRegex;
-        return Freezing.Apply(model, (n, _) => also.IsMatch(n) || alsoTrain?.Invoke(n) == true);
+        var mlp = Config.TrainRest ? MlpLinears.ParameterNames(model) : null;
+        return Freezing.Apply(model, (n, _) => also.IsMatch(n) || (mlp is not null && !mlp.Contains(n)) || alsoTrain?.Invoke(n) == true);
     }
 }
 

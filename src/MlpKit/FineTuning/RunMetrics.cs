@@ -16,7 +16,7 @@ public static class RunMetrics
     }
 
     /// <summary>Steps, the method's memory footprint, peak RSS, times and seed, appended in this order.</summary>
-    public static void AddRunFigures(JsonObject o, TrainResult train, MethodFootprint footprint, long? peakRssBytes, double totalSeconds, long seed)
+    public static void AddRunFigures(JsonObject o, TrainResult train, MethodFootprint footprint, long? peakRssBytes, double totalSeconds, MlpKit.Training.TrainerOptions trainer)
     {
         o["steps"] = train.Steps;
         o["best_step"] = train.BestStep;
@@ -30,6 +30,7 @@ public static class RunMetrics
         o["train_seconds"] = train.Seconds;
         o["total_seconds"] = totalSeconds;
         o["examples_per_second"] = train.ExamplesPerSecond;
-        o["seed"] = seed;
+        o["learning_rate"] = trainer.LearningRate;
+        o["seed"] = trainer.Seed;
     }
 }

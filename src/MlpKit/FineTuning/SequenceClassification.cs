@@ -93,17 +93,21 @@ public sealed class ClassificationTrainingTask(ITextClassifier model, TextClassi
         return nn.functional.cross_entropy(model.Logits(batch), labels);
     }
 
-    public EvalResult Evaluate() => Score(task.Dev);
+    /// <summary>Progress and Ctrl+C for a split's scoring ("dev", "test"), checked between batches; null: neither.</summary>
+    public Func<string, EvalWatch?>? WatchFor { get; set; }
 
-    public EvalResult EvaluateTest() => Score(task.Test);
+    public EvalResult Evaluate() => Score(task.Dev, WatchFor?.Invoke("dev"));
 
-    EvalResult Score(IReadOnlyList<TextExample> examples)
+    public EvalResult EvaluateTest() => Score(task.Test, WatchFor?.Invoke("test"));
+
+    EvalResult Score(IReadOnlyList<TextExample> examples, EvalWatch? watch)
     {
         if (examples.Count == 0) return new EvalResult("accuracy", double.NaN);
         var predicted = new List<long>();
         double lossSum = 0;
         for (var s = 0; s < examples.Count; s += evalBatch)
         {
+            watch?.Step(s, examples.Count);
             using var scope = NewDisposeScope();
             var batch = examples.Skip(s).Take(evalBatch).ToList();
             var logits = model.Logits(batch);

@@ -20,9 +20,12 @@ public sealed class RegressionTrainingTask(ITextClassifier model, TextRegression
         return nn.functional.mse_loss(predicted, tensor(batch.Select(e => e.Target).ToArray()).to(predicted.dtype));
     }
 
-    public EvalResult Evaluate() => Score(task.Dev);
+    /// <summary>Progress and Ctrl+C for a split's scoring ("dev", "test"), checked between batches; null: neither.</summary>
+    public Func<string, EvalWatch?>? WatchFor { get; set; }
 
-    public EvalResult EvaluateTest() => Score(task.Test);
+    public EvalResult Evaluate() => Score(task.Dev, WatchFor?.Invoke("dev"));
+
+    public EvalResult EvaluateTest() => Score(task.Test, WatchFor?.Invoke("test"));
 
     Tensor Predict(IReadOnlyList<TextExample> batch)
     {
@@ -32,12 +35,13 @@ public sealed class RegressionTrainingTask(ITextClassifier model, TextRegression
         return output.squeeze(1);
     }
 
-    EvalResult Score(IReadOnlyList<TextExample> examples)
+    EvalResult Score(IReadOnlyList<TextExample> examples, EvalWatch? watch)
     {
         if (examples.Count == 0) return new EvalResult("pearson", double.NaN);
         var predicted = new List<double>(examples.Count);
         for (var s = 0; s < examples.Count; s += evalBatch)
         {
+            watch?.Step(s, examples.Count);
             using var scope = NewDisposeScope();
             var batch = examples.Skip(s).Take(evalBatch).ToList();
             predicted.AddRange(Predict(batch).to(ScalarType.Float64).data<double>().ToArray());

@@ -167,8 +167,7 @@ public static class GenerationFineTuneRun
     /// <summary>The merged model keeps its tokenizer files so it is usable on its own.</summary>
     static void ExportModel(ICausalLanguageModel model, string fromDir, string toDir)
     {
-        ModelZoo.Save(model, toDir);
-        TokenizerFiles.Copy(fromDir, toDir);
+        ModelZoo.SaveWhole(model, toDir, dir => TokenizerFiles.Copy(fromDir, dir));
     }
 
     public static void WritePredictions(string path, IEnumerable<GenerationPrediction> predictions)
@@ -205,7 +204,7 @@ public static class GenerationFineTuneRun
         if (r.DevBefore is { } b) o["dev_before"] = RunMetrics.Score(b.Result);
         o["dev"] = RunMetrics.Score(r.Dev!.Result);
         o["test"] = RunMetrics.Score(r.Test!.Result);
-        RunMetrics.AddRunFigures(o, r.Train, r.Footprint!, r.PeakRssBytes, r.TotalSeconds, spec.Trainer.Seed);
+        RunMetrics.AddRunFigures(o, r.Train, r.Footprint!, r.PeakRssBytes, r.TotalSeconds, spec.Trainer);
         return o;
     }
 

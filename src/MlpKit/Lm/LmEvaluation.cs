@@ -1,3 +1,4 @@
+using MlpKit.Training;
 using static TorchSharp.torch;
 
 namespace MlpKit.Lm;
@@ -12,20 +13,6 @@ public sealed record LmScore(double Nats, long Tokens, long Chars)
     public double LossPerToken => Nats / Tokens;
     public double Perplexity => Math.Exp(LossPerToken);
     public double BitsPerChar => Nats / Chars / Math.Log(2);
-}
-
-/// <summary>Progress and cancellation of a long evaluation: reports at most every two seconds, throws when cancelled.</summary>
-public sealed class EvalWatch(CancellationToken cancel, Action<long, long>? progress = null)
-{
-    readonly System.Diagnostics.Stopwatch _since = System.Diagnostics.Stopwatch.StartNew();
-
-    public void Step(long done, long total)
-    {
-        cancel.ThrowIfCancellationRequested();
-        if (progress is null || _since.Elapsed.TotalSeconds < 2) return;
-        progress(done, total);
-        _since.Restart();
-    }
 }
 
 public static class LmEvaluation

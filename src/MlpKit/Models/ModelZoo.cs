@@ -145,6 +145,17 @@ public static class ModelZoo
     }
 
     /// <summary>
+    /// <see cref="Save"/> plus what <paramref name="extra"/> adds (tokenizer files, cluster sizes), written as one folder
+    /// that appears whole or not at all (<see cref="AtomicDirectory"/>): a run killed while exporting leaves no half model.
+    /// </summary>
+    public static void SaveWhole(ITransformerModel model, string dir, Action<string>? extra = null) =>
+        AtomicDirectory.Write(dir, staging =>
+        {
+            Save(model, staging);
+            extra?.Invoke(staging);
+        });
+
+    /// <summary>
     /// Writes DIR/config.json and the weights (Hugging Face names and layouts), each file atomically; weights
     /// above <paramref name="maxShardBytes"/> go into Hugging Face-style shards with an index.
     /// </summary>

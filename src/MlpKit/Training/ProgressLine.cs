@@ -32,6 +32,13 @@ internal sealed class ProgressLine(bool enabled, int logEvery)
         Console.Error.WriteLine(text);
     }
 
+    /// <summary>A warning is shown even without the progress line: it says something about the run's result.</summary>
+    public void Warn(string text)
+    {
+        if (_tty && _width > 0) { Console.Error.WriteLine(); _width = 0; }
+        Console.Error.WriteLine("warning: " + text);
+    }
+
     public void End()
     {
         if (enabled && _tty && _width > 0) Console.Error.WriteLine();

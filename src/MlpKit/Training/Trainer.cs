@@ -48,11 +48,11 @@ public sealed class Trainer
     public TrainResult Run(CancellationToken cancel = default)
     {
         TorchRuntime.EnsureInitialized();
-        var (state, resumeDir, optimizer) = Begin();
+        var progress = new ProgressLine(_o.Progress, _o.LogEvery);
+        var (state, resumeDir, optimizer) = Begin(progress);
         var adapter = Adapter!;
         if (_o.OutDir is not null) Directory.CreateDirectory(_o.OutDir);
         using var log = new MetricsLog(_o.OutDir is null ? null : Path.Combine(_o.OutDir, "metrics.jsonl"), resumeDir is null ? -1 : state.Step);
-        var progress = new ProgressLine(_o.Progress, _o.LogEvery);
         if (resumeDir is not null) progress.Message($"resumed at step {state.Step} from {resumeDir}");
 
         var total = TotalSteps;
@@ -64,13 +64,19 @@ public sealed class Trainer
         var stoppedEarly = false;
         double lastLoss = double.NaN;
         var order = new EpochOrder(this);
+        long? checkpointStep = resumeDir is null ? null : state.Step;
+        var lossWatch = new LossWatch(state.Step, total);
+        // Ctrl+C ends the current step and writes the checkpoint below, however long that takes.
+        using var hold = GracefulStop.Hold();
 
         while (state.Step < total)
         {
             if (cancel.IsCancellationRequested) { interrupted = true; break; }
             lastLoss = AccumulateGradients(state, order);
+            if (!double.IsFinite(lastLoss)) throw NumericalFault(adapter, state.Step + 1, $"the training loss is {lastLoss}", checkpointStep);
             var lr = _o.LearningRate * LrSchedule.Factor(state.Step, WarmupSteps, total, _o.Decay, _o.MinLrRatio);
-            var gradNorm = OptimizerStep(adapter, optimizer, state, lr);
+            var gradNorm = OptimizerStep(adapter, optimizer, state, lr, checkpointStep);
+            if (lossWatch.Add(state.Step, lastLoss) is { } warning) progress.Warn(warning);
 
             var elapsed = clock.Elapsed.TotalSeconds;
             var exPerSec = (state.Examples - examplesAtStart) / Math.Max(1e-9, elapsed);
@@ -100,6 +106,7 @@ public sealed class Trainer
             if (CheckpointDir is not null && (byStep || byTime) && state.Step < total && !stoppedEarly)
             {
                 SaveCheckpoint(adapter, optimizer, state, clock);
+                checkpointStep = state.Step;
                 sinceCheckpoint.Restart();
             }
             if (stoppedEarly) break;
@@ -115,7 +122,7 @@ public sealed class Trainer
     }
 
     /// <summary>Injects the method, fresh or from the checkpoint (model, adapter, task position, optimizer, RNG), and builds the optimizer.</summary>
-    (TrainerState State, string? ResumeDir, AdamW? Optimizer) Begin()
+    (TrainerState State, string? ResumeDir, AdamW? Optimizer) Begin(ProgressLine progress)
     {
         var state = new TrainerState { Method = _method.Name, Seed = _o.Seed };
         string? resumeDir = _o.Resume && CheckpointDir is not null ? TrainerCheckpoint.ResolveForResume(CheckpointDir) : null;
@@ -132,7 +139,7 @@ public sealed class Trainer
         else
         {
             manual_seed(_o.Seed);
-            Adapter = _method.Inject(_model, new FineTuneContext { CalibrationLosses = CalibrationLosses });
+            Adapter = _method.Inject(_model, new FineTuneContext { CalibrationLosses = CalibrationLosses, Progress = progress.Message });
         }
 
         var optimizer = BuildOptimizer(Adapter);
@@ -179,10 +186,11 @@ public sealed class Trainer
     }
 
     /// <summary>Clips, steps the dense optimizer and the method's sparse parameters at <paramref name="lr"/>; returns the gradient norm before clipping.</summary>
-    double OptimizerStep(IFineTuneAdapter adapter, AdamW? optimizer, TrainerState state, double lr)
+    double OptimizerStep(IFineTuneAdapter adapter, AdamW? optimizer, TrainerState state, double lr, long? checkpointStep)
     {
         using var scope = NewDisposeScope();
         var gradNorm = ClipGradients(adapter, _o.ClipNorm);
+        if (!double.IsFinite(gradNorm)) throw NumericalFault(adapter, state.Step + 1, $"the gradient norm is {gradNorm}", checkpointStep);
         if (optimizer is not null)
         {
             foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
@@ -207,6 +215,7 @@ public sealed class Trainer
         OnEval?.Invoke(state.Step, result);
         if (result.IsBetterThan(state.Best))
         {
+            _bestEval = result;
             state.Best = result.Value; state.BestStep = state.Step; state.BadEvals = 0;
             if (BestDir is not null) TrainerCheckpoint.Save(BestDir, _model, adapter, null, null);
             return false;
@@ -222,17 +231,28 @@ public sealed class Trainer
     /// <summary>After a finished run: restores the best weights when asked, and draws the curves.</summary>
     void Finish(IFineTuneAdapter adapter, TrainerState state, MetricsLog log)
     {
+        var restored = false;
         if (_o.RestoreBest && BestDir is not null && TrainerCheckpoint.Resolve(BestDir) is { } best && state.BestStep != state.Step)
         {
             TrainerCheckpoint.LoadModel(best, _model);
             adapter.LoadStateTensors(TrainerCheckpoint.ReadAdapter(best));
+            restored = true;
         }
+        FinalDev = _bestEval is not null && (restored || state.BestStep == state.Step) ? _bestEval : null;
         if (_o.OutDir is not null && _o.WritePlot && log.Path is not null)
         {
             log.Dispose();
             CurvePlot.Write(log.Path, Path.Combine(_o.OutDir, "curves.png"), _o.PlotTitle ?? $"{_method.Name} fine-tuning");
         }
     }
+
+    EvalResult? _bestEval;
+
+    /// <summary>
+    /// The dev score of the weights the run ends with, when this process already measured it (the best evaluation,
+    /// restored or final), so callers need not score dev again; null when it must be measured (e.g. after a resume).
+    /// </summary>
+    public EvalResult? FinalDev { get; private set; }
 
     EvalResult Evaluate()
     {
@@ -301,6 +321,28 @@ public sealed class Trainer
         if (decay.Count > 0) groups.Add(new AdamW.ParamGroup(decay, _o.LearningRate, _o.Beta1, _o.Beta2, _o.Eps, _o.WeightDecay));
         if (noDecay.Count > 0) groups.Add(new AdamW.ParamGroup(noDecay, _o.LearningRate, _o.Beta1, _o.Beta2, _o.Eps, 0.0));
         return groups.Count == 0 ? null : optim.AdamW(groups, _o.LearningRate, _o.Beta1, _o.Beta2, _o.Eps, _o.WeightDecay);
+    }
+
+    /// <summary>
+    /// A non-finite loss or gradient, caught before the update, so the weights are still the last good ones: names the
+    /// step and the first trainable tensor at fault, and what is kept. The run stops; the run folder keeps its last
+    /// checkpoint, which --resume continues from (with a smaller --lr the same batch may pass).
+    /// </summary>
+    MlpKitException NumericalFault(IFineTuneAdapter adapter, long step, string what, long? checkpointStep)
+    {
+        using var scope = NewDisposeScope();
+        static bool Finite(Tensor t) => isfinite(t).all().item<bool>();
+        var where = adapter.DenseTrainable.FirstOrDefault(p => !Finite(p.Parameter)) is { } bad
+            ? $"parameter {bad.Name} holds non-finite values"
+            : adapter.DenseTrainable.FirstOrDefault(p => p.Parameter.grad is { } g && !Finite(g)) is { } badGrad
+                ? $"the gradient of {badGrad.Name} is not finite"
+                : adapter.SparseTrainable.FirstOrDefault(p => !Finite(p.Grad)) is { } badSparse
+                    ? $"the gradient of {badSparse.Name} is not finite"
+                    : "every trainable tensor and gradient is finite, so the forward pass overflowed";
+        var kept = checkpointStep is { } c && CheckpointDir is not null
+            ? $"{CheckpointDir} (step {c}) is kept for --resume"
+            : "no checkpoint was written yet";
+        return new MlpKitException($"step {step}: {what} ({where}); stopped before the update (try a smaller --lr); {kept}");
     }
 
     /// <summary>

@@ -41,6 +41,26 @@ public class NewcomerMistakesTests
     }
 }
 
+public class UnwritableOutputTests
+{
+    [Fact]
+    public void OutputsThatCannotBeWrittenAreRefusedWhenTheCommandLineIsRead()
+    {
+        var model = ZooFixtureTests.Dir("bert");
+        var file = Path.Combine(TestPaths.TempDir(), "a-file");
+        File.WriteAllText(file, "x");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        CliHarness.AssertUserError(CliHarness.Run("compress", "--model", model, "--ratio", "0.5", "--out", Path.Combine(TestPaths.TempDir(), "c"),
+            "--report", Path.Combine(file, "r.json")), "--report", "a-file is a file, not a folder");
+        CliHarness.AssertUserError(CliHarness.Run("compress", "--model", model, "--ratio", "0.5", "--out", file), "--out", "is a file, not a folder");
+        CliHarness.AssertUserError(CliHarness.Run("train-lm", "--data", file, "--steps", "2", "--out", Path.Combine(file, "run")), "--out", "is a file");
+        CliHarness.AssertUserError(CliHarness.Run("export", "--format", "onnx", "--model", model, "--out", TestPaths.TempDir()), "--out", "is a folder, not a file");
+        if (Directory.Exists("/proc/self"))   // a folder nobody can create files in
+            CliHarness.AssertUserError(CliHarness.Run("finetune", "--model", model, "--task", "spam", "--out", "/proc/self/run"), "--out /proc/self/run", "cannot write into");
+        Assert.True(clock.Elapsed.TotalSeconds < 20, "refused before any work");
+    }
+}
+
 public class DamagedWeightsTests
 {
     [Theory]

@@ -4,7 +4,7 @@ namespace MlpKit.FineTuning.Full;
 public sealed record FullConfig : FineTuneConfig
 {
     public static MethodOptionSet<FullConfig> Options { get; } = new MethodOptionSet<FullConfig>("full")
-        .Regex("train-also", TrainAlsoHelp, c => c.TrainAlso, (c, v) => c with { TrainAlso = v });
+        .Shared();
 
     public static FullConfig From(IReadOnlyDictionary<string, string>? values) => Options.Parse(values);
 }

@@ -51,6 +51,7 @@ public sealed class FusionSparseGradMethod(FusionSparseGradConfig config) : IFin
 
     public string Name => FusionSparseGradConfig.MethodName;
     public FusionSparseGradConfig Config { get; } = config;
+    public bool TrainsRest => Config.SparseGrad.TrainRest;
     public int CalibrationSamples => Config.CalibrationSamples;
 
     public CompressionOutcome Compress(CompressibleModel encoder, ModelBatch calibration, long seed)

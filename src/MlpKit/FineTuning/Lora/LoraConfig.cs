@@ -19,7 +19,7 @@ public sealed record LoraConfig : FineTuneConfig
         .Number("alpha", "scale: the update is (alpha / r) B A x", c => c.Alpha, (c, v) => c with { Alpha = v }, 0)
         .Number("dropout", "dropout on the adapters' input", c => c.Dropout, (c, v) => c with { Dropout = v }, 0, 0.999)
         .Regex("targets", "module names (regex) of the linears that get adapters", c => c.Targets, (c, v) => c with { Targets = v })
-        .Regex("train-also", TrainAlsoHelp, c => c.TrainAlso, (c, v) => c with { TrainAlso = v });
+        .Shared();
 
     public static LoraConfig From(IReadOnlyDictionary<string, string>? values) => Options.Parse(values);
 }

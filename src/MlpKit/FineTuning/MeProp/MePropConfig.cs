@@ -19,7 +19,7 @@ public sealed record MePropConfig : FineTuneConfig
         .Integer("k", "entries kept per output-gradient row (0: use keep)", c => c.K, (c, v) => c with { K = v }, 0)
         .Number("keep", "fraction of each output-gradient row kept", c => c.KeepFraction, (c, v) => c with { KeepFraction = v }, 1e-6, 1)
         .Regex("targets", "module names (regex) of the MLP linears", c => c.Targets, (c, v) => c with { Targets = v })
-        .Regex("train-also", TrainAlsoHelp, c => c.TrainAlso, (c, v) => c with { TrainAlso = v });
+        .Shared();
 
     public static MePropConfig From(IReadOnlyDictionary<string, string>? values) => Options.Parse(values);
 }

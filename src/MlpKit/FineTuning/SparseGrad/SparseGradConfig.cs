@@ -36,7 +36,7 @@ public sealed record SparseGradConfig : FineTuneConfig
         .Bool("train-biases", "MLP biases train densely", c => c.TrainBiases, (c, v) => c with { TrainBiases = v })
         .Number("grid", "limit the support to a leading sub-grid of about GRID x k cells (0: the paper's rule)", c => c.Grid, (c, v) => c with { Grid = v }, 0, 1e9)
         .Regex("targets", "module names (regex) of the MLP linears", c => c.Targets, (c, v) => c with { Targets = v })
-        .Regex("train-also", TrainAlsoHelp, c => c.TrainAlso, (c, v) => c with { TrainAlso = v });
+        .Shared();
 
     public static SparseGradConfig From(IReadOnlyDictionary<string, string>? values) => Options.Parse(values);
 }

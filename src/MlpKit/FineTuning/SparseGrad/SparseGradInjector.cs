@@ -64,9 +64,10 @@ public sealed class SparseGradInjector(SparseGradConfig config) : MlpInjector<Sp
             var grams = new Dictionary<string, SparseGradBasis>(StringComparer.Ordinal);
             foreach (var l in linears)
                 if (!grams.ContainsKey(BasisKey(l))) grams[BasisKey(l)] = new SparseGradBasis(l.Rows, l.Cols, device);
-            ForEachGradient(context, steps, linears, (l, g) => grams[BasisKey(l)].Add(g));
+            ForEachGradient(context, steps, linears, (l, g) => grams[BasisKey(l)].Add(g), "gradients for the basis");
 
             var bases = new Dictionary<string, (Tensor U, Tensor V)>(StringComparer.Ordinal);
+            context.Progress?.Invoke($"sparsegrad: HOSVD of {grams.Count} gradient stacks");
             foreach (var (key, gram) in grams)
             {
                 var (u, v) = gram.Factors(linears.First(l => BasisKey(l) == key).Module.weight!.dtype);
@@ -82,7 +83,7 @@ public sealed class SparseGradInjector(SparseGradConfig config) : MlpInjector<Sp
                 using var scope = NewDisposeScope();
                 var (u, v) = bases[BasisKey(l)];
                 scores[l.Name].add_(u.t().matmul(g).matmul(v).to(ScalarType.Float64).square());
-            });
+            }, "scoring the entries");
 
             var selections = new List<(string, Tensor, Tensor, Tensor)>();
             foreach (var l in linears)
@@ -123,9 +124,11 @@ public sealed class SparseGradInjector(SparseGradConfig config) : MlpInjector<Sp
         return global.sort().Values.MoveToOuterDisposeScope();
     }
 
-    static void ForEachGradient(FineTuneContext context, int steps, List<MlpLinear> linears, Action<MlpLinear, Tensor> use)
+    static void ForEachGradient(FineTuneContext context, int steps, List<MlpLinear> linears, Action<MlpLinear, Tensor> use, string what)
     {
         var seen = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        context.Progress?.Invoke($"sparsegrad: calibration, {what}: {steps} batches");
         using var batches = context.CalibrationLosses!(steps).GetEnumerator();
         while (true)
         {
@@ -139,6 +142,11 @@ public sealed class SparseGradInjector(SparseGradConfig config) : MlpInjector<Sp
             foreach (var l in linears) use(l, l.Module.weight!.grad ?? zeros_like(l.Module.weight!));
             loss.Dispose();
             seen++;
+            if (clock.Elapsed.TotalSeconds >= 2 && seen < steps)
+            {
+                context.Progress?.Invoke($"  {seen}/{steps}");
+                clock.Restart();
+            }
         }
         if (seen == 0) throw new MlpKitException("sparsegrad: the calibration stream yielded no batches");
     }
