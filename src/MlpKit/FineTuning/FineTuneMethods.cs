@@ -22,9 +22,9 @@ public static class FineTuneMethods
         // that checks it. Methods that train few parameters take larger steps.
         new("full", FullConfig.Options.Declared, 4e-4, o => new FullInjector(FullConfig.From(o))),
         new("lora", LoraConfig.Options.Declared, 8e-3, o => new LoraInjector(LoraConfig.From(o))),
-        new("meprop", MePropConfig.Options.Declared, 4e-4, o => new MePropInjector(MePropConfig.From(o))),
-        new("sparsegrad", SparseGradConfig.Options.Declared, 8e-3, o => new SparseGradInjector(SparseGradConfig.From(o))),
-        new(FusionSparseGradConfig.MethodName, FusionSparseGradConfig.Options.Declared, 8e-3, o => new FusionSparseGradMethod(FusionSparseGradConfig.From(o))),
+        new("meprop", MePropConfig.Options.Declared, 1.6e-3, o => new MePropInjector(MePropConfig.From(o))),
+        new("sparsegrad", SparseGradConfig.Options.Declared, 3.2e-2, o => new SparseGradInjector(SparseGradConfig.From(o))),
+        new(FusionSparseGradConfig.MethodName, FusionSparseGradConfig.Options.Declared, 3.2e-2, o => new FusionSparseGradMethod(FusionSparseGradConfig.From(o))),
     ];
 
     /// <summary>

@@ -99,7 +99,7 @@ public class RunHealthTests
     [Fact]
     public void EachMethodHasItsOwnDefaultLearningRateAndTrainRestTakesFullFineTunings()
     {
-        Assert.Equal(8e-3, FineTuneMethods.DefaultLearningRate(FineTuneMethods.Create("sparsegrad")));
+        Assert.Equal(3.2e-2, FineTuneMethods.DefaultLearningRate(FineTuneMethods.Create("sparsegrad")));
         Assert.Equal(FineTuneMethods.Get("full").LearningRate,
             FineTuneMethods.DefaultLearningRate(FineTuneMethods.Create("sparsegrad", new Dictionary<string, string> { ["train-rest"] = "true" })));
         Assert.All(FineTuneMethods.All, m => Assert.InRange(m.LearningRate, 1e-6, 1e-1));
