@@ -33,13 +33,13 @@ public static class DefaultsExperimentCommand
         CliRun.SetAction(command, ctx =>
         {
             var factorList = new List<double>();
-            foreach (var f in Split(ctx.Get(factors)))
+            foreach (var f in CliValues.List(ctx.Get(factors)))
                 factorList.Add(double.TryParse(f, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0
                     ? v : throw new MlpKitException($"--factors {f}: expected a positive number"));
-            var methodList = Split(ctx.Get(methods));
+            var methodList = CliValues.List(ctx.Get(methods)).ToList();
             foreach (var m in methodList) FineTuneMethods.Get(m);
             if (ctx.Get(steps) < 1) throw new MlpKitException($"--steps {ctx.Get(steps)}: must be at least 1");
-            var names = Split(ctx.Get(tasks));
+            var names = CliValues.List(ctx.Get(tasks));
             foreach (var name in names)
                 if (!BuiltInTasks.IsBuiltIn(name))
                     throw new MlpKitException($"--tasks {name}: unknown built-in task (known: {string.Join(", ", BuiltInTasks.Names)})");
@@ -59,6 +59,4 @@ public static class DefaultsExperimentCommand
         });
         return command;
     }
-
-    static List<string> Split(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
 }

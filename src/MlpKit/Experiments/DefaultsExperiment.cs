@@ -76,7 +76,7 @@ public static class DefaultsExperiment
                             continue;
                         var options = new Dictionary<string, string>(StringComparer.Ordinal);
                         if (o.TrainRest) options["train-rest"] = "true";
-                        var runDir = Path.Combine(o.OutDir, "runs", Safe(data.Name), o.TrainRest ? "train-rest" : "strict", method,
+                        var runDir = Path.Combine(o.OutDir, "runs", SparseGradExperiment.Safe(data.Name), o.TrainRest ? "train-rest" : "strict", method,
                             $"lr{lr.ToString("0.###e0", CultureInfo.InvariantCulture)}", $"seed{seed}");
                         if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);   // a run stopped midway starts over
                         var trainer = new TrainerOptions
@@ -86,7 +86,7 @@ public static class DefaultsExperiment
                         };
                         var r = FineTuneRun.Run(new FineTuneRunSpec(o.Model, data, method, options, trainer, o.MaxLength), cancel);
                         var run = new DefaultsRun(data.Name, method, o.TrainRest, factor, lr, seed, r.Test.Metric, r.Test.Value, r.Dev.Value,
-                            FirstLoss(runDir), r.Train.LastLoss, r.Train.Seconds);
+                            SparseGradExperiment.FirstTrainLoss(runDir), r.Train.LastLoss, r.Train.Seconds);
                         foreach (var sub in new[] { "checkpoint", "best" })
                             if (Directory.Exists(Path.Combine(runDir, sub))) Directory.Delete(Path.Combine(runDir, sub), recursive: true);
                         AppendResult(resultsPath, run);
@@ -107,16 +107,6 @@ public static class DefaultsExperiment
         FineTuneMethods.Create(method, trainRest ? new Dictionary<string, string> { ["train-rest"] = "true" } : null));
 
     static bool SameLr(double a, double b) => Math.Abs(a - b) <= 1e-9 * Math.Max(Math.Abs(a), Math.Abs(b));
-
-    static string Safe(string name) => string.Concat(name.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' ? c : '_'));
-
-    static double? FirstLoss(string runDir)
-    {
-        var path = Path.Combine(runDir, "metrics.jsonl");
-        if (!File.Exists(path)) return null;
-        var first = MlpKit.Reporting.MetricsLog.ReadAll(path).FirstOrDefault(r => (string?)r["kind"] == "train" && r["loss"] is JsonValue);
-        return first is null ? null : (double)first["loss"]!;
-    }
 
     static List<DefaultsRun> ReadResults(string path)
     {

@@ -93,10 +93,10 @@ public static class SparseGradExperiment
         return (budget, runs);
     }
 
-    static string Safe(string name) => string.Concat(name.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' ? c : '_'));
+    internal static string Safe(string name) => string.Concat(name.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' ? c : '_'));
 
     /// <summary>The first logged training loss, so the table shows that the loss fell.</summary>
-    static double? FirstTrainLoss(string runDir)
+    internal static double? FirstTrainLoss(string runDir)
     {
         var path = Path.Combine(runDir, "metrics.jsonl");
         if (!File.Exists(path)) return null;
