@@ -112,13 +112,13 @@ public static class DefaultsExperiment
     {
         var list = new List<DefaultsRun>();
         if (!File.Exists(path)) return list;
-        var lineNo = 0;
-        foreach (var line in File.ReadLines(path))
+        var lines = File.ReadAllLines(path);
+        for (var lineNo = 1; lineNo <= lines.Length; lineNo++)
         {
-            lineNo++;
+            var line = lines[lineNo - 1];
             if (line.Length == 0) continue;
             try { list.Add(JsonSerializer.Deserialize<DefaultsRun>(line) ?? throw new JsonException("null")); }
-            catch (JsonException) when (lineNo == File.ReadLines(path).Count())
+            catch (JsonException) when (lineNo == lines.Length)
             {
                 // A crash while the last line was appended leaves it cut short: that run is simply run again.
             }
