@@ -16,6 +16,9 @@ public static class Program
         ["gloss-base"] = ("random GPT-2 folder with a BPE learned on wordnet-gloss (for generation fine-tuning runs)", GlossBaseModel.Run),
         ["compress"] = ("wall time of compressing every FFN of a real model (default minilm, prune-obs, ratio 0.5)", CompressBench.Run),
         ["ort"] = ("ONNX Runtime latency/throughput: MiniLM original vs MlpKit exports fused to 0.5 and 0.25", OrtBench.Run),
+        ["compare"] = ("MlpKit vs plain PyTorch, interleaved: MiniLM full/LoRA steps and inference, GPT-2 step, FFN and σ-MoE", Compare.CompareBench.Run),
+        ["sparsegrad-lora"] = ("SparseGrad vs LoRA training step at BERT-base shape, interleaved (sparsegrad-lora [--threads 2] [--batch 16] [--seq 128])", Compare.SparseGradVsLoraBench.Run),
+        ["rss"] = ("resident memory of MiniLM fine-tuning from step 100 to step 1,000 (rss [--methods full,lora] [--steps 1000])", Compare.RssSteadyBench.Run),
         ["finetune"] = ("full / LoRA / meProp / SparseGrad: optimizer-state and gradient bytes, peak RSS, step time", FineTuneBench.Run),
     };
 

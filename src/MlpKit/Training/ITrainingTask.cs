@@ -48,9 +48,15 @@ public sealed record EvalResult(string Metric, double Value, bool HigherIsBetter
     public bool IsBetterThan(double? best) => best is null || (HigherIsBetter ? Value > best : Value < best);
 }
 
-/// <summary>One optimizer step as reported to observers (progress, tests).</summary>
+/// <summary>One optimizer step as reported to observers (progress, tests, profiles).</summary>
 public sealed record StepInfo(long Step, long TotalSteps, int Epoch, double Loss, double LearningRate, double GradNorm,
-    double ExamplesPerSecond, double ElapsedSeconds);
+    double ExamplesPerSecond, double ElapsedSeconds, StepPhases? Phases = null);
+
+/// <summary>
+/// Wall time of one step's phases in ms: forward and backward over the micro-batches, the global gradient norm (with
+/// the step's one read of loss and norm), and the update (clipping, the dense optimizer, the method's sparse steps).
+/// </summary>
+public sealed record StepPhases(double ForwardBackwardMs, double NormMs, double UpdateMs);
 
 public sealed record TrainResult(long Steps, long TotalSteps, bool Interrupted, bool StoppedEarly, double? BestMetric,
     long BestStep, double LastLoss, double Seconds, double ExamplesPerSecond, long Examples);

@@ -72,15 +72,30 @@ public sealed class Trainer
         while (state.Step < total)
         {
             if (cancel.IsCancellationRequested) { interrupted = true; break; }
-            lastLoss = AccumulateGradients(state, order);
+            double gradNorm;
+            var t0 = Stopwatch.GetTimestamp();
+            long t1;
+            using (NewDisposeScope())
+            {
+                var loss = AccumulateGradients(state, order);
+                t1 = Stopwatch.GetTimestamp();
+                // The step's one read from the device: the mean loss and the gradient norm together (on a GPU every
+                // read is a sync; on the CPU it saves the per-tensor float64 copies the norm used to make).
+                var lossAndNorm = stack([loss, GradientNorm(adapter)]).cpu().data<double>().ToArray();
+                (lastLoss, gradNorm) = (lossAndNorm[0], lossAndNorm[1]);
+            }
+            var t2 = Stopwatch.GetTimestamp();
             if (!double.IsFinite(lastLoss)) throw NumericalFault(adapter, state.Step + 1, $"the training loss is {lastLoss}", checkpointStep);
+            if (!double.IsFinite(gradNorm)) throw NumericalFault(adapter, state.Step + 1, $"the gradient norm is {gradNorm}", checkpointStep);
             var lr = _o.LearningRate * LrSchedule.Factor(state.Step, WarmupSteps, total, _o.Decay, _o.MinLrRatio);
-            var gradNorm = OptimizerStep(adapter, optimizer, state, lr, checkpointStep);
+            OptimizerStep(adapter, optimizer, state, lr, gradNorm);
+            var phases = new StepPhases(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds, Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds,
+                Stopwatch.GetElapsedTime(t2).TotalMilliseconds);
             if (lossWatch.Add(state.Step, lastLoss) is { } warning) progress.Warn(warning);
 
             var elapsed = clock.Elapsed.TotalSeconds;
             var exPerSec = (state.Examples - examplesAtStart) / Math.Max(1e-9, elapsed);
-            var info = new StepInfo(state.Step, total, state.Epoch, lastLoss, lr, gradNorm, exPerSec, state.SecondsBefore + elapsed);
+            var info = new StepInfo(state.Step, total, state.Epoch, lastLoss, lr, gradNorm, exPerSec, state.SecondsBefore + elapsed, phases);
             if (state.Step % Math.Max(1, _o.LogEvery) == 0 || state.Step == total)
                 log.Write("train", state.Step, [new("epoch", state.Epoch), new("loss", lastLoss), new("lr", lr), new("grad_norm", gradNorm),
                     new("examples_per_s", exPerSec), new("elapsed_s", info.ElapsedSeconds),
@@ -168,10 +183,13 @@ public sealed class Trainer
         }
     }
 
-    /// <summary>Forward and backward over the accumulated micro-batches; returns their mean loss.</summary>
-    double AccumulateGradients(TrainerState state, EpochOrder order)
+    /// <summary>
+    /// Forward and backward over the accumulated micro-batches; returns their mean loss as a float64 scalar tensor, left
+    /// on the device (the caller reads it together with the gradient norm).
+    /// </summary>
+    Tensor AccumulateGradients(TrainerState state, EpochOrder order)
     {
-        double lossSum = 0;
+        var lossSum = zeros(1, ScalarType.Float64, device: _model.parameters().FirstOrDefault()?.device ?? CPU).squeeze();
         for (var a = 0; a < _o.GradAccumulation; a++)
         {
             var batch = order.Next(state);
@@ -179,23 +197,24 @@ public sealed class Trainer
             _model.train();
             var loss = _task.Loss(batch);
             (loss / _o.GradAccumulation).backward();
-            lossSum += loss.detach().to(ScalarType.Float64).item<double>();
+            lossSum.add_(loss.detach().to(ScalarType.Float64));
             state.Examples += batch.Count;
         }
-        return lossSum / _o.GradAccumulation;
+        return lossSum.div_(_o.GradAccumulation);
     }
 
-    /// <summary>Clips, steps the dense optimizer and the method's sparse parameters at <paramref name="lr"/>; returns the gradient norm before clipping.</summary>
-    double OptimizerStep(IFineTuneAdapter adapter, AdamW? optimizer, TrainerState state, double lr, long? checkpointStep)
+    /// <summary>Clips to <paramref name="gradNorm"/> (measured), steps the dense optimizer and the method's sparse parameters at <paramref name="lr"/>.</summary>
+    void OptimizerStep(IFineTuneAdapter adapter, AdamW? optimizer, TrainerState state, double lr, double gradNorm)
     {
         using var scope = NewDisposeScope();
-        var gradNorm = ClipGradients(adapter, _o.ClipNorm);
-        if (!double.IsFinite(gradNorm)) throw NumericalFault(adapter, state.Step + 1, $"the gradient norm is {gradNorm}", checkpointStep);
+        ScaleToNorm(Gradients(adapter), gradNorm, _o.ClipNorm);
         if (optimizer is not null)
         {
             foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
             optimizer.step();
-            optimizer.zero_grad();
+            // Gradients are dropped rather than zeroed (PyTorch's zero_grad(set_to_none=True)): no memset per step, and
+            // the next backward writes them fresh instead of adding into zeros.
+            foreach (var p in adapter.DenseTrainable) p.Parameter.grad = null;
         }
         state.Step++;
         foreach (var s in adapter.SparseTrainable)
@@ -203,7 +222,6 @@ public sealed class Trainer
             s.Step(lr, _o.Beta1, _o.Beta2, _o.Eps, _o.WeightDecay, state.Step);
             s.ZeroGrad();
         }
-        return gradNorm;
     }
 
     /// <summary>Scores dev, keeps the best weights, counts patience; true when training should stop early.</summary>
@@ -320,7 +338,7 @@ public sealed class Trainer
         var groups = new List<AdamW.ParamGroup>();
         if (decay.Count > 0) groups.Add(new AdamW.ParamGroup(decay, _o.LearningRate, _o.Beta1, _o.Beta2, _o.Eps, _o.WeightDecay));
         if (noDecay.Count > 0) groups.Add(new AdamW.ParamGroup(noDecay, _o.LearningRate, _o.Beta1, _o.Beta2, _o.Eps, 0.0));
-        return groups.Count == 0 ? null : optim.AdamW(groups, _o.LearningRate, _o.Beta1, _o.Beta2, _o.Eps, _o.WeightDecay);
+        return groups.Count == 0 ? null : new LeanAdamW(groups, _o.LearningRate, _o.Beta1, _o.Beta2, _o.Eps, _o.WeightDecay);
     }
 
     /// <summary>
@@ -345,6 +363,38 @@ public sealed class Trainer
         return new MlpKitException($"step {step}: {what} ({where}); stopped before the update (try a smaller --lr); {kept}");
     }
 
+    static List<Tensor> Gradients(IFineTuneAdapter adapter) =>
+        adapter.DenseTrainable.Select(p => p.Parameter.grad).Where(g => g is not null).Select(g => g!)
+            .Concat(adapter.SparseTrainable.Select(s => s.Grad)).ToList();
+
+    /// <summary>
+    /// Global L2 norm over every dense and sparse gradient as a float64 scalar tensor (not read back): one norm per
+    /// tensor in its own precision (float32 or float64; half types in float32), then the norm of those norms, as
+    /// torch.nn.utils.clip_grad_norm_ computes it.
+    /// </summary>
+    public static Tensor GradientNorm(IFineTuneAdapter adapter)
+    {
+        var grads = Gradients(adapter);
+        if (grads.Count == 0) return zeros(1, ScalarType.Float64).squeeze();
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var norms = grads.Select(g =>
+        {
+            var d = g.detach();
+            return linalg.vector_norm(d.dtype is ScalarType.Float32 or ScalarType.Float64 ? d : d.to(ScalarType.Float32)).to(ScalarType.Float64);
+        }).ToArray();
+        return stack(norms).norm().MoveToOuterDisposeScope();
+    }
+
+    /// <summary>When <paramref name="norm"/> is above <paramref name="maxNorm"/> (and maxNorm is on), scales every gradient by maxNorm / (norm + 1e-6).</summary>
+    static void ScaleToNorm(IReadOnlyList<Tensor> grads, double norm, double maxNorm)
+    {
+        if (!(maxNorm > 0 && norm > maxNorm)) return;
+        var coef = maxNorm / (norm + 1e-6);
+        using var _ = no_grad();
+        foreach (var g in grads) g.mul_(coef);
+    }
+
     /// <summary>
     /// Global L2 norm over every dense and sparse gradient; when above <paramref name="maxNorm"/> all are
     /// scaled by maxNorm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_ does. Returns the norm before clipping.
@@ -352,18 +402,8 @@ public sealed class Trainer
     public static double ClipGradients(IFineTuneAdapter adapter, double maxNorm)
     {
         using var scope = NewDisposeScope();
-        var grads = adapter.DenseTrainable.Select(p => p.Parameter.grad).Where(g => g is not null).Select(g => g!)
-            .Concat(adapter.SparseTrainable.Select(s => s.Grad)).ToList();
-        if (grads.Count == 0) return 0;
-        var sq = 0.0;
-        foreach (var g in grads) sq += g.detach().to(ScalarType.Float64).square().sum().item<double>();
-        var norm = Math.Sqrt(sq);
-        if (maxNorm > 0 && norm > maxNorm)
-        {
-            var coef = maxNorm / (norm + 1e-6);
-            using var _ = no_grad();
-            foreach (var g in grads) g.mul_(coef);
-        }
+        var norm = GradientNorm(adapter).item<double>();
+        ScaleToNorm(Gradients(adapter), norm, maxNorm);
         return norm;
     }
 }
