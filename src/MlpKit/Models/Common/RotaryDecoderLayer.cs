@@ -30,7 +30,11 @@ public sealed class RotaryDecoderLayer<TFfn> : nn.Module where TFfn : nn.Module<
 
     public Tensor forward(Tensor x, Tensor mask, Tensor cos, Tensor sin, KvCache? cache, int index)
     {
+        // Intermediates are released when the layer returns, not when the whole forward does: in inference nothing else
+        // holds them, so the next layer reuses warm memory instead of faulting in fresh pages (autograd keeps what the
+        // backward needs either way).
+        using var scope = NewDisposeScope();
         x = x + _attn.forward(_inputNorm.forward(x), mask, cos, sin, cache, index);
-        return x + _ffn.forward(_postNorm.forward(x));
+        return (x + _ffn.forward(_postNorm.forward(x))).MoveToOuterDisposeScope();
     }
 }
