@@ -25,8 +25,8 @@ public static class SparseGradVsLoraBench
         var density = Arg("--density", "0.01");
         TorchRuntime.EnsureInitialized();
         Console.Error.WriteLine($"BERT-base shape ({layers} x 768, FFN 3072), batch {batch} x {seq}, {threads} threads, {blocks} blocks of {block} steps after 2 warm-up steps; MKL vendor dispatch: {MklOnAmd.Status}");
-        using var lora = new Side("lora", new() { ["rank"] = "8" }, 8e-3, threads, batch, seq, layers, block);
-        using var sparse = new Side("sparsegrad", new() { ["density"] = density, ["calibration-steps"] = "2" }, 3.2e-2, threads, batch, seq, layers, block);
+        var lora = new Side("lora", new() { ["rank"] = "8" }, 8e-3, threads, batch, seq, layers, block);
+        var sparse = new Side("sparsegrad", new() { ["density"] = density, ["calibration-steps"] = "2" }, 3.2e-2, threads, batch, seq, layers, block);
         var ratios = new List<double>();
         var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
         for (var b = 0; b < blocks; b++)
@@ -37,6 +37,8 @@ public static class SparseGradVsLoraBench
             Console.Error.WriteLine($"block {b + 1}: lora {Median(l):F0} ms, sparsegrad {Median(s):F0} ms, ratio {ratios[^1]:F3}");
         }
         load += "→" + File.ReadAllText("/proc/loadavg").Split(' ')[0];
+        lora.Dispose();
+        sparse.Dispose();   // ends its training thread, which then reads the support it trained
         var lm = Median(lora.Times); var sm = Median(sparse.Times);
         Console.WriteLine($"| shape | batch | threads | LoRA ms (median) | SparseGrad ms (median) | SparseGrad / LoRA | median of per-block ratios | load |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---|");
