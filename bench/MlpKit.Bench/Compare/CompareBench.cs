@@ -132,7 +132,7 @@ public static class CompareBench
         }
     }
 
-    static double Median(IEnumerable<double> xs)
+    internal static double Median(IEnumerable<double> xs)
     {
         var s = xs.OrderBy(v => v).ToList();
         return s.Count == 0 ? double.NaN : s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;

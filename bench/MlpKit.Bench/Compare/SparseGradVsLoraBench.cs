@@ -33,24 +33,18 @@ public static class SparseGradVsLoraBench
         {
             var l = lora.RunBlock();
             var s = sparse.RunBlock();
-            ratios.Add(Median(s) / Median(l));
-            Console.Error.WriteLine($"block {b + 1}: lora {Median(l):F0} ms, sparsegrad {Median(s):F0} ms, ratio {ratios[^1]:F3}");
+            ratios.Add(CompareBench.Median(s) / CompareBench.Median(l));
+            Console.Error.WriteLine($"block {b + 1}: lora {CompareBench.Median(l):F0} ms, sparsegrad {CompareBench.Median(s):F0} ms, ratio {ratios[^1]:F3}");
         }
         load += "→" + File.ReadAllText("/proc/loadavg").Split(' ')[0];
         lora.Dispose();
         sparse.Dispose();   // ends its training thread, which then reads the support it trained
-        var lm = Median(lora.Times); var sm = Median(sparse.Times);
+        var lm = CompareBench.Median(lora.Times); var sm = CompareBench.Median(sparse.Times);
         Console.WriteLine($"| shape | batch | threads | LoRA ms (median) | SparseGrad ms (median) | SparseGrad / LoRA | median of per-block ratios | load |");
         Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---|");
-        Console.WriteLine($"| BERT-base ({layers}x768, 3072) | {batch}x{seq} | {threads} | {lm:F0} | {sm:F0} | **{sm / lm:F3}** | {Median(ratios):F3} | {load} |");
+        Console.WriteLine($"| BERT-base ({layers}x768, 3072) | {batch}x{seq} | {threads} | {lm:F0} | {sm:F0} | **{sm / lm:F3}** | {CompareBench.Median(ratios):F3} | {load} |");
         if (sparse.Support is { } sup) Console.WriteLine($"SparseGrad support (mean over layers): {sup}");
         return 0;
-    }
-
-    static double Median(IEnumerable<double> xs)
-    {
-        var s = xs.OrderBy(v => v).ToList();
-        return s.Count == 0 ? double.NaN : s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2;
     }
 
     /// <summary>One method's trainer on its own thread, stepping a block at a time when told.</summary>
