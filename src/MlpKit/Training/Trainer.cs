@@ -9,7 +9,7 @@ namespace MlpKit.Training;
 
 /// <summary>
 /// The training loop every MlpKit method uses: a fine-tuning method injected into the model, AdamW with
-/// decoupled weight decay (TorchSharp's for dense parameters, the method's own for sparse ones), warm-up +
+/// decoupled weight decay (LeanAdamW for dense parameters, the method's own for sparse ones), warm-up +
 /// decay, global-norm clipping, gradient accumulation, periodic evaluation keeping the best weights, early
 /// stopping, and checkpoints from which a stopped run continues exactly (model, optimizer, schedule, RNG,
 /// data position). Cancelling the token saves a checkpoint and returns.
