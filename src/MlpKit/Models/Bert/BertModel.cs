@@ -199,17 +199,13 @@ public sealed class BertLayer : nn.Module
 
     public DenseFeedForward Mlp => mlp;
 
-    public Tensor forward(Tensor x, Tensor? additiveMask)
+    public Tensor forward(Tensor x, Tensor? additiveMask) => LayerScope.Run(() =>
     {
-        // Intermediates are released when the layer returns, not when the whole forward does: in inference nothing else
-        // holds them, so the next layer reuses warm memory instead of faulting in fresh pages (autograd keeps what the
-        // backward needs either way).
-        using var scope = NewDisposeScope();
         var q = AttentionOps.SplitHeads(query.forward(x), _heads);
         var k = AttentionOps.SplitHeads(key.forward(x), _heads);
         var v = AttentionOps.SplitHeads(value.forward(x), _heads);
         var ctx = AttentionOps.MergeHeads(AttentionOps.Attend(q, k, v, additiveMask, 1.0 / Math.Sqrt(q.shape[3]), _cfg.AttentionDropout, training));
-        x = attn_norm.forward(AttentionOps.Dropout(attn_out.forward(ctx), _cfg.HiddenDropout, training) + x);
-        return mlp_norm.forward(AttentionOps.Dropout(mlp.forward(x), _cfg.HiddenDropout, training) + x).MoveToOuterDisposeScope();
-    }
+        var h = attn_norm.forward(AttentionOps.Dropout(attn_out.forward(ctx), _cfg.HiddenDropout, training) + x);
+        return mlp_norm.forward(AttentionOps.Dropout(mlp.forward(h), _cfg.HiddenDropout, training) + h);
+    });
 }

@@ -28,13 +28,9 @@ public sealed class RotaryDecoderLayer<TFfn> : nn.Module where TFfn : nn.Module<
     public GqaAttention Attention => _attn;
     public TFfn FeedForward => _ffn;
 
-    public Tensor forward(Tensor x, Tensor mask, Tensor cos, Tensor sin, KvCache? cache, int index)
+    public Tensor forward(Tensor x, Tensor mask, Tensor cos, Tensor sin, KvCache? cache, int index) => LayerScope.Run(() =>
     {
-        // Intermediates are released when the layer returns, not when the whole forward does: in inference nothing else
-        // holds them, so the next layer reuses warm memory instead of faulting in fresh pages (autograd keeps what the
-        // backward needs either way).
-        using var scope = NewDisposeScope();
-        x = x + _attn.forward(_inputNorm.forward(x), mask, cos, sin, cache, index);
-        return (x + _ffn.forward(_postNorm.forward(x))).MoveToOuterDisposeScope();
-    }
+        var h = x + _attn.forward(_inputNorm.forward(x), mask, cos, sin, cache, index);
+        return h + _ffn.forward(_postNorm.forward(h));
+    });
 }

@@ -124,12 +124,8 @@ public sealed class Gpt2Block : nn.Module
 
     public DenseFeedForward Mlp => mlp;
 
-    public Tensor forward(Tensor x, Tensor mask, KvCache? cache, int index)
+    public Tensor forward(Tensor x, Tensor mask, KvCache? cache, int index) => LayerScope.Run(() =>
     {
-        // Intermediates are released when the layer returns, not when the whole forward does: in inference nothing else
-        // holds them, so the next layer reuses warm memory instead of faulting in fresh pages (autograd keeps what the
-        // backward needs either way).
-        using var scope = NewDisposeScope();
         var qkv = c_attn.forward(ln_1.forward(x)).split(_hidden, 2);
         var q = AttentionOps.SplitHeads(qkv[0], _heads);
         var k = AttentionOps.SplitHeads(qkv[1], _heads);
@@ -137,7 +133,7 @@ public sealed class Gpt2Block : nn.Module
         if (cache is not null) (k, v) = cache.Append(index, k, v);
         var scale = _scale ? 1.0 / Math.Sqrt(q.shape[3]) : 1.0;
         var a = AttentionOps.MergeHeads(AttentionOps.Attend(q, k, v, mask, scale, _cfg.AttnDropout, training));
-        x = x + AttentionOps.Dropout(c_proj.forward(a), _cfg.ResidDropout, training);
-        return (x + AttentionOps.Dropout(mlp.forward(ln_2.forward(x)), _cfg.ResidDropout, training)).MoveToOuterDisposeScope();
-    }
+        var h = x + AttentionOps.Dropout(c_proj.forward(a), _cfg.ResidDropout, training);
+        return h + AttentionOps.Dropout(mlp.forward(ln_2.forward(h)), _cfg.ResidDropout, training);
+    });
 }
