@@ -20,6 +20,8 @@ public sealed class LeanAdamW : AdamW
 
     public override Tensor step(Func<Tensor>? closure = null)
     {
+        // As torch.optim: the closure re-evaluates the loss (with gradients) before the update.
+        var loss = closure?.Invoke();
         using var noGrad = no_grad();
         foreach (var g in _parameter_groups)
         {
@@ -41,7 +43,7 @@ public sealed class LeanAdamW : AdamW
                 param.addcdiv_(state.exp_avg, denom, -lr * c2Sqrt / c1);
             }
         }
-        return closure is null ? zeros(1).squeeze() : closure();
+        return loss!;
     }
 
     /// <summary>A view of the shared scratch buffer shaped like <paramref name="p"/> (grown when a larger parameter comes).</summary>

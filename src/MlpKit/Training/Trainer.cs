@@ -37,6 +37,9 @@ public sealed class Trainer
         _model = model; _method = method; _task = task; _o = options;
     }
 
+    /// <summary>Where the model lives (its first parameter's device); the step's loss is summed there.</summary>
+    Device _device = CPU;
+
     long MicroBatchesPerEpoch => (_task.TrainCount + _o.BatchSize - 1) / _o.BatchSize;
 
     public long TotalSteps => _o.MaxSteps > 0
@@ -48,6 +51,7 @@ public sealed class Trainer
     public TrainResult Run(CancellationToken cancel = default)
     {
         TorchRuntime.EnsureInitialized();
+        _device = _model.parameters().FirstOrDefault()?.device ?? CPU;
         var progress = new ProgressLine(_o.Progress, _o.LogEvery);
         var (state, resumeDir, optimizer) = Begin(progress);
         var adapter = Adapter!;
@@ -81,7 +85,7 @@ public sealed class Trainer
                 t1 = Stopwatch.GetTimestamp();
                 // The step's one read from the device: the mean loss and the gradient norm together (on a GPU every
                 // read is a sync; on the CPU it saves the per-tensor float64 copies the norm used to make).
-                var lossAndNorm = stack([loss, GradientNorm(adapter)]).cpu().data<double>().ToArray();
+                var lossAndNorm = stack([loss, GradientNorm(adapter).to(_device)]).cpu().data<double>().ToArray();
                 (lastLoss, gradNorm) = (lossAndNorm[0], lossAndNorm[1]);
             }
             var t2 = Stopwatch.GetTimestamp();
@@ -189,7 +193,7 @@ public sealed class Trainer
     /// </summary>
     Tensor AccumulateGradients(TrainerState state, EpochOrder order)
     {
-        var lossSum = zeros(1, ScalarType.Float64, device: _model.parameters().FirstOrDefault()?.device ?? CPU).squeeze();
+        var lossSum = zeros(1, ScalarType.Float64, device: _device).squeeze();
         for (var a = 0; a < _o.GradAccumulation; a++)
         {
             var batch = order.Next(state);
