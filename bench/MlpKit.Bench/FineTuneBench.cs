@@ -159,7 +159,7 @@ public static class FineTuneBench
         try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
-    static double RssMiB(string field)
+    internal static double RssMiB(string field)
     {
         try
         {

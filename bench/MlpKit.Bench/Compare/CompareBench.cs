@@ -26,13 +26,12 @@ public static class CompareBench
 
     public static int Run(string[] args)
     {
-        string Arg(string name, string fallback) { var i = Array.IndexOf(args, name); return i >= 0 ? args[i + 1] : fallback; }
-        var caseNames = Arg("--cases", string.Join(',', CompareCases.All.Select(c => c.Name))).Split(',', StringSplitOptions.RemoveEmptyEntries);
-        var threadCounts = Arg("--threads", "1,2").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
-        var blocks = int.Parse(Arg("--blocks", "5"), CultureInfo.InvariantCulture);
-        var block = int.Parse(Arg("--block", "3"), CultureInfo.InvariantCulture);
-        var python = Arg("--python", "/usr/bin/python3");
-        var jsonOut = Arg("--json", "");
+        var a = new BenchArgs(args);
+        var caseNames = a.Text("--cases", string.Join(',', CompareCases.All.Select(c => c.Name))).Split(',', StringSplitOptions.RemoveEmptyEntries);
+        var threadCounts = a.Text("--threads", "1,2").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        int blocks = a.Int("--blocks", 5), block = a.Int("--block", 3);
+        var python = a.Text("--python", "/usr/bin/python3");
+        var jsonOut = a.Text("--json", "");
         var unknown = caseNames.Where(n => CompareCases.All.All(c => c.Name != n)).ToList();
         if (unknown.Count > 0)
         {

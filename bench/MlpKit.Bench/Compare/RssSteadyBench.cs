@@ -1,4 +1,3 @@
-using System.Globalization;
 using MlpKit.FineTuning;
 using MlpKit.Runtime;
 using MlpKit.Training;
@@ -16,14 +15,13 @@ public static class RssSteadyBench
 {
     public static int Run(string[] args)
     {
-        string Arg(string name, string fallback) { var i = Array.IndexOf(args, name); return i >= 0 ? args[i + 1] : fallback; }
-        int I(string name, int fallback) => int.Parse(Arg(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
-        int steps = I("--steps", 1000), batch = I("--batch", 8), seq = I("--seq", 64), threads = I("--threads", 2);
+        var a = new BenchArgs(args);
+        int steps = a.Int("--steps", 1000), batch = a.Int("--batch", 8), seq = a.Int("--seq", 64), threads = a.Int("--threads", 2);
         TorchRuntime.EnsureInitialized();
         TorchRuntime.SetThreads(threads);
         var rows = new List<string>();
         var ok = true;
-        foreach (var method in Arg("--methods", "full,lora").Split(','))
+        foreach (var method in a.Text("--methods", "full,lora").Split(','))
         {
             using var scope = NewDisposeScope();
             var (encoder, source) = CompareCases.MiniLm();
@@ -39,7 +37,7 @@ public static class RssSteadyBench
                 OnStep = s =>
                 {
                     if (s.Step % 100 != 0) return;
-                    samples[s.Step] = RssMiB();
+                    samples[s.Step] = FineTuneBench.RssMiB("VmRSS:");
                     Console.Error.WriteLine($"{method} step {s.Step}: RSS {samples[s.Step]:F0} MiB, loss {s.Loss:F4}");
                 },
             };
@@ -59,9 +57,4 @@ public static class RssSteadyBench
         return ok ? 0 : 1;
     }
 
-    static double RssMiB()
-    {
-        var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
-    }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using MlpKit.FineTuning;
 using MlpKit.Models;
 using MlpKit.Models.Bert;
@@ -19,10 +18,10 @@ public static class SparseGradVsLoraBench
 {
     public static int Run(string[] args)
     {
-        string Arg(string name, string fallback) { var i = Array.IndexOf(args, name); return i >= 0 ? args[i + 1] : fallback; }
-        int I(string name, int fallback) => int.Parse(Arg(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
-        int threads = I("--threads", 2), blocks = I("--blocks", 3), block = I("--block", 2), batch = I("--batch", 16), seq = I("--seq", 128), layers = I("--layers", 12);
-        var density = Arg("--density", "0.01");
+        var a = new BenchArgs(args);
+        int threads = a.Int("--threads", 2), blocks = a.Int("--blocks", 3), block = a.Int("--block", 2), batch = a.Int("--batch", 16),
+            seq = a.Int("--seq", 128), layers = a.Int("--layers", 12);
+        var density = a.Text("--density", "0.01");
         TorchRuntime.EnsureInitialized();
         Console.Error.WriteLine($"BERT-base shape ({layers} x 768, FFN 3072), batch {batch} x {seq}, {threads} threads, {blocks} blocks of {block} steps after 2 warm-up steps; MKL vendor dispatch: {MklOnAmd.Status}");
         var lora = new Side("lora", new() { ["rank"] = "8" }, 8e-3, threads, batch, seq, layers, block);
